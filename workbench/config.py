@@ -1,0 +1,114 @@
+"""Configuration in one place, read the same way by the server, the CLI and the kernel provisioner.
+
+The Jupyter convention is traitlets: ``c.Workbench.db_url = ...`` in ``jupyter_workbench_config.py``
+(or ``.json``) anywhere on ``jupyter --paths``' config path, or on the server command line as
+``--Workbench.db_url=...``. The environment variables ``WORKBENCH_DB_URL`` and
+``WORKBENCH_INVENTORY`` win over both, so a test or an admin shell can point every process at one
+store without editing files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
+from traitlets import Enum, List, Unicode, default
+from traitlets.config import Config, Configurable
+from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+
+from workbench.errors import ConfigError
+
+CONFIG_BASENAME = "jupyter_workbench_config"
+ENV_DB_URL = "WORKBENCH_DB_URL"
+ENV_INVENTORY = "WORKBENCH_INVENTORY"
+ENV_DATA_DIR = "WORKBENCH_DATA_DIR"
+
+
+class Workbench(Configurable):
+    """Site-wide settings of the workbench."""
+
+    data_dir = Unicode(
+        help="Directory for the embedded store and stored submissions "
+        f"(env {ENV_DATA_DIR}; default: <jupyter data dir>/workbench)."
+    ).tag(config=True)
+
+    db_url = Unicode(
+        help="SQLAlchemy URL of the store, e.g. postgresql+psycopg://user@host/db "
+        f"(env {ENV_DB_URL} wins; default: a SQLite file in data_dir)."
+    ).tag(config=True)
+
+    inventory = Unicode(
+        "", help=f"Admin device inventory file, YAML (env {ENV_INVENTORY} wins)."
+    ).tag(config=True)
+
+    instructors = List(
+        Unicode(), help="User names that get the instructor role on every course."
+    ).tag(config=True)
+
+    default_role = Enum(
+        ["student", "instructor"],
+        help="Role of a user not listed in instructors. Default: 'instructor' for a personal "
+        "server (you own it), 'student' under JupyterHub (JUPYTERHUB_USER is set).",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return os.environ.get(ENV_DATA_DIR) or str(Path(jupyter_data_dir()) / "workbench")
+
+    @default("db_url")
+    def _default_db_url(self) -> str:
+        return f"sqlite:///{Path(self.data_dir) / 'workbench.db'}"
+
+    @default("default_role")
+    def _default_default_role(self) -> str:
+        return "student" if os.environ.get("JUPYTERHUB_USER") else "instructor"
+
+    @property
+    def effective_db_url(self) -> str:
+        return os.environ.get(ENV_DB_URL) or self.db_url
+
+    @property
+    def effective_inventory(self) -> str:
+        return os.environ.get(ENV_INVENTORY) or self.inventory
+
+    def role_of(self, username: str) -> str:
+        return "instructor" if username in self.instructors else self.default_role
+
+
+def check_keys(config: Config, source: str = "configuration") -> None:
+    """Refuse unknown ``Workbench.*`` keys: a typo silently ignored costs an admin an afternoon."""
+    known = set(Workbench.class_trait_names(config=True))
+    section = config.get("Workbench", {})
+    for key in section:
+        if key not in known:
+            hint = difflib.get_close_matches(key, sorted(known), n=1)
+            fix = f"did you mean 'Workbench.{hint[0]}'?" if hint else (
+                f"known keys: {', '.join(sorted(known))}"
+            )
+            raise ConfigError(f"{source}: unknown setting 'Workbench.{key}' — {fix}")
+
+
+def load_file_config() -> Config:
+    """Read every ``jupyter_workbench_config.{py,json}`` on the Jupyter config path, lowest first."""
+    merged = Config()
+    for directory in reversed(jupyter_config_path()):
+        for loader_class, suffix in ((JSONFileConfigLoader, ".json"), (PyFileConfigLoader, ".py")):
+            path = Path(directory) / f"{CONFIG_BASENAME}{suffix}"
+            if not path.is_file():
+                continue
+            try:
+                loaded = loader_class(path.name, path=str(path.parent)).load_config()
+            except Exception as exc:
+                raise ConfigError(f"{path}: cannot be read ({exc}); fix or remove the file") from exc
+            check_keys(loaded, str(path))
+            merged.merge(loaded)
+    return merged
+
+
+def load_settings(config: Config | None = None) -> Workbench:
+    """The settings the CLI and provisioner use; the server passes its own merged config."""
+    config = load_file_config() if config is None else config
+    check_keys(config)
+    return Workbench(config=config)

@@ -1,0 +1,263 @@
+"""Load a course directory and validate it, reporting every problem at once with where and how to fix.
+
+An instructor fixes a course in one pass when told all of it: each problem names the file and the
+line (course.yaml) or the cell (notebooks), and what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+
+from workbench.curriculum import cells
+from workbench.curriculum.model import DEVICE_KINDS, FRAMEWORKS, Course, DeviceRequest, Lab
+from workbench.errors import CourseError, ValidationProblem
+
+COURSE_FILE = "course.yaml"
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+COURSE_KEYS = {"id", "title", "description", "roles", "labs"}
+ROLE_KEYS = {"instructors"}
+LAB_KEYS = {"id", "title", "path", "due", "points", "device", "frameworks"}
+DEVICE_KEYS = {"kind", "count", "fallback"}
+
+
+class _Problems:
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.items: list[ValidationProblem] = []
+
+    def add(self, line: int | None, message: str, file: Path | None = None) -> None:
+        where = str(file or self.file) + (f":{line}" if line else "")
+        self.items.append(ValidationProblem(where, message))
+
+
+def _lines(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """Map each key path in a YAML document to its 1-based line, for precise messages."""
+    found: dict[tuple[Any, ...], int] = {}
+
+    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
+        found[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                found[(*path, key.value)] = key.start_mark.line + 1
+                walk(value, (*path, key.value))
+                found[(*path, key.value)] = key.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, (*path, i))
+
+    if node is not None:
+        walk(node, ())
+    return found
+
+
+def _unknown_keys(
+    data: dict[str, Any], known: set[str], what: str, path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int], problems: _Problems,
+) -> None:
+    for key in data:
+        if key not in known:
+            hint = difflib.get_close_matches(str(key), sorted(known), n=1)
+            fix = f"did you mean '{hint[0]}'?" if hint else f"allowed: {', '.join(sorted(known))}"
+            problems.add(lines.get((*path, key)), f"{what}: unknown key '{key}' — {fix}")
+
+
+def _parse_due(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime.combine(value, time(23, 59), tzinfo=timezone.utc)
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    raise ValueError(value)
+
+
+def _device(
+    value: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], problems: _Problems,
+    what: str,
+) -> DeviceRequest:
+    line = lines.get(path)
+    if not isinstance(value, dict):
+        problems.add(line, f"{what}: device must be a mapping such as {{kind: npu, count: 1}}")
+        return DeviceRequest()
+    _unknown_keys(value, DEVICE_KEYS, what + " device", path, lines, problems)
+    kind = value.get("kind", "cpu")
+    if kind not in DEVICE_KINDS:
+        problems.add(line, f"{what}: device kind '{kind}' is not one of {', '.join(DEVICE_KINDS)}")
+        kind = "cpu"
+    count = value.get("count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        problems.add(line, f"{what}: device count must be a whole number ≥ 1, not {count!r}")
+        count = 1
+    fallback_raw = value.get("fallback", [])
+    if not isinstance(fallback_raw, list):
+        problems.add(line, f"{what}: device fallback must be a list, e.g. [{{kind: cpu, count: 1}}]")
+        fallback_raw = []
+    fallback = tuple(
+        _device(item, (*path, "fallback", i), lines, problems, f"{what} fallback {i + 1}")
+        for i, item in enumerate(fallback_raw)
+    )
+    return DeviceRequest(kind=kind, count=count, fallback=fallback)
+
+
+def validate_notebook(path: Path, problems: _Problems) -> float:
+    """Check a source notebook; return its total points (sum of graded cells)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.add(None, f"not a readable notebook ({exc}); save it again from Jupyter", path)
+        return 0.0
+    try:
+        nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+        nbformat.validate(nb)
+    except (nbformat.ValidationError, nbformat.reader.NotJSONError, KeyError) as exc:
+        problems.add(None, f"not a valid nbformat 4 notebook: {getattr(exc, 'message', exc)}", path)
+        return 0.0
+    if nb.get("nbformat") != 4:
+        problems.add(None, "notebook format must be 4; open and save it with JupyterLab 4", path)
+        return 0.0
+    seen: dict[str, int] = {}
+    total = 0.0
+    for index, cell in enumerate(nb.cells):
+        where = f"cell {index + 1}"
+        meta = cells.nbgrader_meta(cell)
+        needs_id = meta.get("grade") or meta.get("solution") or meta.get("locked")
+        gid = cells.grade_id(cell)
+        if needs_id and gid is None:
+            problems.add(
+                None, f"{where}: graded/solution/locked cell has no grade_id; set "
+                "metadata.nbgrader.grade_id to a unique name", path,
+            )
+        if gid is not None:
+            if gid in seen:
+                problems.add(
+                    None, f"{where}: grade_id '{gid}' is already used by cell {seen[gid]}; "
+                    "grade ids must be unique", path,
+                )
+            seen.setdefault(gid, index + 1)
+        if meta.get("grade"):
+            raw_points = meta.get("points", 0)
+            if not isinstance(raw_points, (int, float)) or isinstance(raw_points, bool) or raw_points < 0:
+                problems.add(None, f"{where}: points must be a number ≥ 0, not {raw_points!r}", path)
+            else:
+                total += float(raw_points)
+        if (marker := cells.unbalanced_markers(cell.source)) is not None:
+            problems.add(None, f"{where}: {marker}", path)
+    return total
+
+
+def load_course(directory: str | Path) -> Course:
+    """Read and validate ``directory/course.yaml`` and its notebooks; raise CourseError listing all."""
+    root = Path(directory).expanduser().resolve()
+    file = root / COURSE_FILE
+    problems = _Problems(file)
+    if not file.is_file():
+        hint = "" if root.is_dir() else f" (the directory {root} does not exist)"
+        problems.add(None, f"no {COURSE_FILE} here{hint}; a course directory holds course.yaml "
+                     "and labs/<lab>/source.ipynb")
+        raise CourseError(problems.items)
+    text = file.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problems.add(mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}")
+        raise CourseError(problems.items) from exc
+    lines = _lines(node)
+    if not isinstance(data, dict):
+        problems.add(1, "course.yaml must be a mapping with id, title and labs")
+        raise CourseError(problems.items)
+
+    _unknown_keys(data, COURSE_KEYS, "course", (), lines, problems)
+    for key in ("id", "title", "labs"):
+        if key not in data:
+            problems.add(None, f"course: missing required key '{key}'")
+    course_id = str(data.get("id", ""))
+    if "id" in data and not SLUG.match(course_id):
+        problems.add(lines.get(("id",)), f"course id '{course_id}' must be lowercase letters, "
+                     "digits, '-' or '_' (e.g. ai-compute-foundations)")
+    roles = data.get("roles") or {}
+    instructors: tuple[str, ...] = ()
+    if not isinstance(roles, dict):
+        problems.add(lines.get(("roles",)), "roles must be a mapping such as {instructors: [alice]}")
+    else:
+        _unknown_keys(roles, ROLE_KEYS, "roles", ("roles",), lines, problems)
+        instructors = tuple(str(name) for name in roles.get("instructors") or ())
+
+    labs_raw = data.get("labs") or []
+    if "labs" in data and (not isinstance(labs_raw, list) or not labs_raw):
+        problems.add(lines.get(("labs",)), "labs must be a non-empty list of labs")
+        labs_raw = []
+    labs: list[Lab] = []
+    seen_ids: dict[str, int] = {}
+    for i, raw in enumerate(labs_raw):
+        path = ("labs", i)
+        line = lines.get(path)
+        what = f"lab {i + 1}"
+        if not isinstance(raw, dict):
+            problems.add(line, f"{what}: must be a mapping with id, title and path")
+            continue
+        if "id" in raw:
+            what = f"lab '{raw['id']}'"
+        _unknown_keys(raw, LAB_KEYS, what, path, lines, problems)
+        for key in ("id", "title", "path"):
+            if key not in raw:
+                problems.add(line, f"{what}: missing required key '{key}'")
+        lab_id = str(raw.get("id", ""))
+        if "id" in raw and not SLUG.match(lab_id):
+            problems.add(lines.get((*path, "id")), f"{what}: id must be lowercase letters, digits, "
+                         "'-' or '_'")
+        if lab_id in seen_ids:
+            problems.add(lines.get((*path, "id")), f"{what}: duplicate lab id (also lab "
+                         f"{seen_ids[lab_id]}); give each lab its own id")
+        seen_ids.setdefault(lab_id, i + 1)
+        notebook = root / str(raw.get("path", ""))
+        total = 0.0
+        if "path" in raw:
+            if not notebook.is_file():
+                problems.add(lines.get((*path, "path")), f"{what}: notebook {raw['path']} not found "
+                             f"(looked for {notebook}); fix the path or add the notebook")
+            else:
+                total = validate_notebook(notebook, problems)
+        due = None
+        if raw.get("due") is not None:
+            try:
+                due = _parse_due(raw["due"])
+            except ValueError:
+                problems.add(lines.get((*path, "due")), f"{what}: due {raw['due']!r} is not a date; "
+                             "write e.g. 2026-12-31T23:59:00+08:00")
+        points = total
+        if "points" in raw:
+            declared = raw["points"]
+            if not isinstance(declared, (int, float)) or isinstance(declared, bool):
+                problems.add(lines.get((*path, "points")), f"{what}: points must be a number")
+            elif notebook.is_file() and abs(float(declared) - total) > 1e-9:
+                problems.add(lines.get((*path, "points")), f"{what}: points says {declared} but the "
+                             f"notebook's graded cells add up to {total:g}; make them agree")
+        device = _device(raw.get("device", {"kind": "cpu"}), (*path, "device"), lines, problems, what)
+        frameworks = raw.get("frameworks") or []
+        bad = [f for f in frameworks if f not in FRAMEWORKS] if isinstance(frameworks, list) else [frameworks]
+        if bad:
+            problems.add(lines.get((*path, "frameworks")), f"{what}: frameworks must be a list "
+                         f"drawn from {', '.join(FRAMEWORKS)}; got {bad}")
+            frameworks = []
+        labs.append(Lab(
+            id=lab_id, title=str(raw.get("title", lab_id)), notebook=notebook, points=points,
+            due=due, device=device, frameworks=tuple(frameworks),
+        ))
+    if problems.items:
+        raise CourseError(problems.items)
+    return Course(
+        id=course_id, title=str(data["title"]), root=root, labs=tuple(labs),
+        description=str(data.get("description", "")), instructors=instructors,
+    )

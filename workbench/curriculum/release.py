@@ -1,0 +1,54 @@
+"""Release: turn an instructor's source notebook into the student version.
+
+One transformation per step, as nbgrader's preprocessors do: strip solutions, remove hidden
+tests, lock read-only cells, clear outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from workbench.curriculum import cells
+
+
+def strip_solutions(nb: NotebookNode) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            if cells.SOLUTION_BEGIN in cell.source:
+                cell.source = cells.replace_regions(
+                    cell.source, cells.SOLUTION_BEGIN, cells.SOLUTION_END, cells.CODE_STUB
+                )
+            elif cells.is_solution(cell):
+                cell.source = cells.CODE_STUB
+        elif cells.is_solution(cell):
+            cell.source = cells.ANSWER_STUB
+
+
+def remove_hidden_tests(nb: NotebookNode) -> None:
+    for cell in nb.cells:
+        if cells.HIDDEN_BEGIN in cell.source:
+            cell.source = cells.replace_regions(cell.source, cells.HIDDEN_BEGIN, cells.HIDDEN_END, None)
+
+
+def lock_cells(nb: NotebookNode) -> None:
+    for cell in nb.cells:
+        if cells.is_locked(cell):
+            cell.metadata["editable"] = False
+            cell.metadata["deletable"] = False
+
+
+def clear_outputs(nb: NotebookNode) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+
+
+def student_version(source: Path) -> NotebookNode:
+    nb = nbformat.read(source, as_version=4)
+    for step in (strip_solutions, remove_hidden_tests, lock_cells, clear_outputs):
+        step(nb)
+    return nb

@@ -1,0 +1,1 @@
+"""Devices: inventory, leases, quota policy, kernel provisioner and backends."""

@@ -1,0 +1,50 @@
+"""Errors that reach a person.
+
+Every message names the thing at fault (file, cell, key, limit) and what to do about it, because
+students and instructors read these, not tracebacks. ``exit_code`` is what the CLI exits with.
+"""
+
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    """Base class: a problem the user can fix, reported as one clear message."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(WorkbenchError):
+    """A configuration value or key is wrong."""
+
+
+class StoreError(WorkbenchError):
+    """The store cannot be opened, migrated or written."""
+
+
+class NotFoundError(WorkbenchError):
+    """A course, lab or other named thing does not exist."""
+
+
+class ValidationProblem:
+    """One problem found while validating an input file, located as precisely as possible."""
+
+    def __init__(self, where: str, message: str) -> None:
+        self.where = where
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class CourseError(WorkbenchError):
+    """A course directory is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[ValidationProblem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        header = f"{count} problem{'s' if count != 1 else ''} in the course:"
+        super().__init__("\n".join([header, *(f"  {p}" for p in problems)]))

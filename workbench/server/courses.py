@@ -1,0 +1,65 @@
+"""Courses: list, show, register (instructors), and open a lab into the user's space."""
+
+from __future__ import annotations
+
+import posixpath
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from workbench.curriculum import catalog, load_course
+from workbench.curriculum.release import student_version
+from workbench.server.base import WorkbenchHandler
+
+
+class CoursesHandler(WorkbenchHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.send({"courses": catalog.list_courses(self.store)})
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """Register a course directory that lives on the server (instructors only)."""
+        self.require_instructor()
+        path = self.json_body().get("path")
+        if not isinstance(path, str) or not path:
+            raise web.HTTPError(400, 'send {"path": "<course directory on the server>"}')
+        course = load_course(path)
+        created = catalog.register(self.store, course)
+        self.send(catalog.get_course(self.store, course.id), status=201 if created else 200)
+
+
+class CourseHandler(WorkbenchHandler):
+    @web.authenticated
+    @authorized
+    def get(self, course_id: str) -> None:
+        self.send(catalog.get_course(self.store, course_id))
+
+
+class OpenLabHandler(WorkbenchHandler):
+    """Copy the student version of a lab into the user's space, once; reopening keeps their work."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, course_id: str, lab_id: str) -> None:
+        source = catalog.lab_notebook(self.store, course_id, lab_id)
+        contents = self.serverapp.contents_manager
+        path = posixpath.join(course_id, f"{lab_id}.ipynb")
+        if await ensure_async(contents.file_exists(path)):
+            self.send({"path": path, "created": False})
+            return
+        if not await ensure_async(contents.dir_exists(course_id)):
+            await ensure_async(contents.save({"type": "directory"}, course_id))
+        model = {"type": "notebook", "format": "json", "content": student_version(source)}
+        await ensure_async(contents.save(model, path))
+        self.send({"path": path, "created": True}, status=201)
+
+
+ROUTES = [
+    ("courses", CoursesHandler),
+    (r"courses/(?P<course_id>[^/]+)", CourseHandler),
+    (r"courses/(?P<course_id>[^/]+)/labs/(?P<lab_id>[^/]+)/open", OpenLabHandler),
+]

@@ -1,0 +1,26 @@
+"""``GET kernels/{id}/device``: what the status bar shows for the active kernel."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from workbench.server.base import WorkbenchHandler
+
+
+class KernelDeviceHandler(WorkbenchHandler):
+    @web.authenticated
+    @authorized
+    def get(self, kernel_id: str) -> None:
+        if kernel_id not in self.kernel_manager:
+            raise web.HTTPError(404, f"no running kernel '{kernel_id}'; start or restart it")
+        self.send({
+            "kernel_id": kernel_id,
+            "device": "CPU",
+            "lease": None,
+            "time_left_s": None,
+            "queue_position": None,
+        })
+
+
+ROUTES = [(r"kernels/(?P<kernel_id>[^/]+)/device", KernelDeviceHandler)]

@@ -1,0 +1,18 @@
+"""``GET me``: who the server thinks you are, and your role."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from workbench.server.base import WorkbenchHandler
+
+
+class MeHandler(WorkbenchHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.send({"user": self.username, "role": self.role})
+
+
+ROUTES = [("me", MeHandler)]

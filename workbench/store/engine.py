@@ -1,0 +1,155 @@
+"""Opening the store, migrating it, and writing to it safely from many processes.
+
+SQLite is the embedded default: it runs in WAL mode (readers never block the writer) with a busy
+timeout, and every write transaction starts with ``BEGIN IMMEDIATE`` so two writers queue on the
+lock instead of failing half-way through an upgrade from a read lock. ``Store.write`` also retries
+the rare "database is locked" that outlasts the busy timeout. PostgreSQL needs none of that.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from workbench.errors import StoreError
+
+T = TypeVar("T")
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_MS = 30_000
+WRITE_ATTEMPTS = 8
+
+
+def _alembic_config(url: str) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+
+
+def _prepare_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not pysqlite, decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Store:
+    """One database: sessions for reading, ``write`` for atomic, retried read-modify-write."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise StoreError(
+                f"store URL {url!r} is not a database URL; use e.g. sqlite:///path/to/workbench.db "
+                "or postgresql+psycopg://user@host/dbname (WORKBENCH_DB_URL or Workbench.db_url)"
+            ) from exc
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.url = parsed.render_as_string(hide_password=False)
+        self.kind = parsed.get_backend_name()
+        if self.kind == "sqlite" and parsed.database:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = create_engine(self.url, pool_pre_ping=self.kind != "sqlite")
+        except (ImportError, ArgumentError) as exc:
+            raise StoreError(f"cannot open store {self.display_url}: {exc}") from exc
+        if self.kind == "sqlite":
+            _prepare_sqlite(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def upgrade(self) -> None:
+        """Apply every pending migration; a no-op when the store is at head."""
+        try:
+            if self.current_revision() == head_revision():
+                return
+            with self.engine.begin() as conn:
+                cfg = _alembic_config(self.url)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except OperationalError as exc:
+            raise StoreError(
+                f"cannot migrate store {self.display_url}: {exc.orig}; check that the database "
+                "server is running and the URL is right"
+            ) from exc
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for reads (and writes that cannot conflict); commits on success."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one write transaction, serialized against other writers, retried."""
+        delay = 0.01
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self._sessions() as session:
+                    if self.kind == "sqlite":
+                        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+                    result = work(session)
+                    session.commit()
+                    return result
+            except OperationalError as exc:
+                if not _is_transient(exc) or attempt == WRITE_ATTEMPTS - 1:
+                    raise StoreError(f"store {self.display_url} refused a write: {exc.orig}") from exc
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text or "deadlock" in text or "serialize" in text
+
+
+_stores: dict[str, Store] = {}
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """The process-wide store for ``url``, migrated to head on first use (embedded default)."""
+    store = _stores.get(url)
+    if store is None:
+        store = Store(url)
+        if migrate:
+            store.upgrade()
+        _stores[url] = store
+    return store
