@@ -108,23 +108,29 @@ def _device(
     return DeviceRequest(kind=kind, count=count, fallback=fallback)
 
 
-def validate_notebook(path: Path, problems: _Problems) -> float:
-    """Check a source notebook; return its total points (sum of graded cells)."""
+def validate_notebook(path: Path, problems: _Problems) -> float | None:
+    """Check a source notebook; return its total points, or None when it cannot be read at all."""
     try:
         text = path.read_text(encoding="utf-8")
         json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         problems.add(None, f"not a readable notebook ({exc}); save it again from Jupyter", path)
-        return 0.0
+        return None
+    raw_cells = json.loads(text).get("cells", [])
+    for index, cell in enumerate(raw_cells if isinstance(raw_cells, list) else []):
+        if isinstance(cell, dict) and "id" not in cell:
+            problems.add(None, f"cell {index + 1} has no id; open and save the notebook in JupyterLab 4 "
+                         "(or `jupyter nbconvert --to notebook --inplace`) to give every cell an id", path)
+            return None
     try:
         nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
         nbformat.validate(nb)
     except (nbformat.ValidationError, nbformat.reader.NotJSONError, KeyError) as exc:
         problems.add(None, f"not a valid nbformat 4 notebook: {getattr(exc, 'message', exc)}", path)
-        return 0.0
+        return None
     if nb.get("nbformat") != 4:
         problems.add(None, "notebook format must be 4; open and save it with JupyterLab 4", path)
-        return 0.0
+        return None
     seen: dict[str, int] = {}
     total = 0.0
     for index, cell in enumerate(nb.cells):
@@ -222,7 +228,7 @@ def load_course(directory: str | Path) -> Course:
                          f"{seen_ids[lab_id]}); give each lab its own id")
         seen_ids.setdefault(lab_id, i + 1)
         notebook = root / str(raw.get("path", ""))
-        total = 0.0
+        total: float | None = None
         if "path" in raw:
             if not notebook.is_file():
                 problems.add(lines.get((*path, "path")), f"{what}: notebook {raw['path']} not found "
@@ -236,12 +242,11 @@ def load_course(directory: str | Path) -> Course:
             except ValueError:
                 problems.add(lines.get((*path, "due")), f"{what}: due {raw['due']!r} is not a date; "
                              "write e.g. 2026-12-31T23:59:00+08:00")
-        points = total
         if "points" in raw:
             declared = raw["points"]
             if not isinstance(declared, (int, float)) or isinstance(declared, bool):
                 problems.add(lines.get((*path, "points")), f"{what}: points must be a number")
-            elif notebook.is_file() and abs(float(declared) - total) > 1e-9:
+            elif total is not None and abs(float(declared) - total) > 1e-9:
                 problems.add(lines.get((*path, "points")), f"{what}: points says {declared} but the "
                              f"notebook's graded cells add up to {total:g}; make them agree")
         device = _device(raw.get("device", {"kind": "cpu"}), (*path, "device"), lines, problems, what)
@@ -252,7 +257,7 @@ def load_course(directory: str | Path) -> Course:
                          f"drawn from {', '.join(FRAMEWORKS)}; got {bad}")
             frameworks = []
         labs.append(Lab(
-            id=lab_id, title=str(raw.get("title", lab_id)), notebook=notebook, points=points,
+            id=lab_id, title=str(raw.get("title", lab_id)), notebook=notebook, points=total or 0.0,
             due=due, device=device, frameworks=tuple(frameworks),
         ))
     if problems.items:

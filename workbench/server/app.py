@@ -32,7 +32,11 @@ class WorkbenchServerApp(ExtensionApp):
         workbench = load_settings(self.config)
         store = open_store(workbench.effective_db_url)
         self.log.info("workbench: store %s (%s)", store.display_url, store.kind)
-        self.settings.update(workbench_settings=workbench, workbench_store=store)
+        self.settings.update(
+            workbench_settings=workbench,
+            workbench_store=store,
+            workbench_openapi=openapi.document(HANDLER_MODULES),
+        )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())

@@ -11,6 +11,7 @@ from tornado import web
 from workbench.curriculum import catalog, load_course
 from workbench.curriculum.release import student_version
 from workbench.server.base import WorkbenchHandler
+from workbench.server.openapi import ERRORS, NOT_FOUND, ok, param
 
 
 class CoursesHandler(WorkbenchHandler):
@@ -63,3 +64,24 @@ ROUTES = [
     (r"courses/(?P<course_id>[^/]+)", CourseHandler),
     (r"courses/(?P<course_id>[^/]+)/labs/(?P<lab_id>[^/]+)/open", OpenLabHandler),
 ]
+PATHS = {
+    "/courses": {
+        "get": {"summary": "Registered courses with their labs",
+                "responses": {"200": ok("courses", "CourseList"), **ERRORS}},
+        "post": {"summary": "Register or update a course directory on the server (instructor)",
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["path"],
+                     "properties": {"path": {"type": "string"}}}}}},
+                 "responses": {"200": ok("updated", "Course"), "201": ok("added", "Course"),
+                               "400": {"description": "invalid course; every problem listed"},
+                               **ERRORS}},
+    },
+    "/courses/{course_id}": {"get": {
+        "summary": "One course", "parameters": [param("course_id")],
+        "responses": {"200": ok("course", "Course"), **ERRORS, **NOT_FOUND}}},
+    "/courses/{course_id}/labs/{lab_id}/open": {"post": {
+        "summary": "Copy the lab's student version into the user's space (once); return its path",
+        "parameters": [param("course_id"), param("lab_id")],
+        "responses": {"200": ok("already there", "OpenedLab"), "201": ok("copied", "OpenedLab"),
+                      **ERRORS, **NOT_FOUND}}},
+}

@@ -8,6 +8,7 @@ from tornado import web
 from workbench._version import __version__
 from workbench.devices import inventory
 from workbench.server.base import WorkbenchHandler
+from workbench.server.openapi import ERRORS, ok
 
 
 class HealthHandler(WorkbenchHandler):
@@ -22,3 +23,5 @@ class HealthHandler(WorkbenchHandler):
 
 
 ROUTES = [("health", HealthHandler)]
+PATHS = {"/health": {"get": {"summary": "Version, store kind and device inventory summary",
+                             "responses": {"200": ok("health", "Health"), **ERRORS}}}}

@@ -6,6 +6,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from workbench.server.base import WorkbenchHandler
+from workbench.server.openapi import ERRORS, NOT_FOUND, ok, param
 
 
 class KernelDeviceHandler(WorkbenchHandler):
@@ -24,3 +25,7 @@ class KernelDeviceHandler(WorkbenchHandler):
 
 
 ROUTES = [(r"kernels/(?P<kernel_id>[^/]+)/device", KernelDeviceHandler)]
+PATHS = {"/kernels/{kernel_id}/device": {"get": {
+    "summary": "Device, lease, time left and queue position of a running kernel",
+    "parameters": [param("kernel_id")],
+    "responses": {"200": ok("device", "KernelDevice"), **ERRORS, **NOT_FOUND}}}}

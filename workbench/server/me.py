@@ -6,6 +6,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from workbench.server.base import WorkbenchHandler
+from workbench.server.openapi import ERRORS, ok
 
 
 class MeHandler(WorkbenchHandler):
@@ -16,3 +17,5 @@ class MeHandler(WorkbenchHandler):
 
 
 ROUTES = [("me", MeHandler)]
+PATHS = {"/me": {"get": {"summary": "The current user and role",
+                         "responses": {"200": ok("user", "Me"), **ERRORS}}}}

@@ -1,10 +1,13 @@
 """``GET openapi.json``: the API described for humans and generated clients.
 
-The test suite checks that every route the server mounts is described here.
+Each handler module documents its own routes in ``PATHS`` (and new schemas in ``SCHEMAS``) next to
+the code; this module merges them. The test suite checks every mounted route is described.
 """
 
 from __future__ import annotations
 
+import copy
+from types import ModuleType
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -14,20 +17,20 @@ from workbench._version import __version__
 from workbench.server.base import WorkbenchHandler
 
 
-def _ok(description: str, schema: str) -> dict[str, Any]:
+def ok(description: str, schema: str) -> dict[str, Any]:
     return {"description": description,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
-_ERRORS = {
+ERRORS = {
     "403": {"description": "no valid token, or the user's role does not allow this",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
 }
-_NOT_FOUND = {"404": {"description": "no such course, lab or kernel",
+NOT_FOUND = {"404": {"description": "no such course, lab or kernel",
                       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
 
 
-def _param(name: str) -> dict[str, Any]:
+def param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
@@ -80,45 +83,26 @@ SPEC: dict[str, Any] = {
         },
     },
     "security": [{"token": []}],
-    "paths": {
-        "/health": {"get": {"summary": "Version, store kind and device inventory summary",
-                            "responses": {"200": _ok("health", "Health"), **_ERRORS}}},
-        "/me": {"get": {"summary": "The current user and role",
-                        "responses": {"200": _ok("user", "Me"), **_ERRORS}}},
-        "/courses": {
-            "get": {"summary": "Registered courses with their labs",
-                    "responses": {"200": _ok("courses", "CourseList"), **_ERRORS}},
-            "post": {"summary": "Register or update a course directory on the server (instructor)",
-                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                         "type": "object", "required": ["path"],
-                         "properties": {"path": {"type": "string"}}}}}},
-                     "responses": {"200": _ok("updated", "Course"), "201": _ok("added", "Course"),
-                                   "400": {"description": "invalid course; every problem listed"},
-                                   **_ERRORS}},
-        },
-        "/courses/{course_id}": {"get": {
-            "summary": "One course", "parameters": [_param("course_id")],
-            "responses": {"200": _ok("course", "Course"), **_ERRORS, **_NOT_FOUND}}},
-        "/courses/{course_id}/labs/{lab_id}/open": {"post": {
-            "summary": "Copy the lab's student version into the user's space (once) and return its path",
-            "parameters": [_param("course_id"), _param("lab_id")],
-            "responses": {"200": _ok("already there", "OpenedLab"), "201": _ok("copied", "OpenedLab"),
-                          **_ERRORS, **_NOT_FOUND}}},
-        "/kernels/{kernel_id}/device": {"get": {
-            "summary": "Device, lease, time left and queue position of a running kernel",
-            "parameters": [_param("kernel_id")],
-            "responses": {"200": _ok("device", "KernelDevice"), **_ERRORS, **_NOT_FOUND}}},
-        "/openapi.json": {"get": {"summary": "This document",
-                                  "responses": {"200": {"description": "OpenAPI 3.1"}}}},
-    },
+    "paths": {},
 }
+
+
+def document(modules: tuple[ModuleType, ...]) -> dict[str, Any]:
+    """The full OpenAPI document: the shared parts plus every module's PATHS and SCHEMAS."""
+    spec = copy.deepcopy(SPEC)
+    for module in modules:
+        spec["paths"].update(getattr(module, "PATHS", {}))
+        spec["components"]["schemas"].update(getattr(module, "SCHEMAS", {}))
+    return spec
 
 
 class OpenAPIHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.send(SPEC)
+        self.send(self.settings["workbench_openapi"])
 
 
 ROUTES = [("openapi.json", OpenAPIHandler)]
+PATHS = {"/openapi.json": {"get": {"summary": "This document",
+                                   "responses": {"200": {"description": "OpenAPI 3.1"}}}}}
