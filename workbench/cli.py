@@ -1,7 +1,7 @@
 """The ``workbench`` command: parses arguments, runs one command, turns errors into one clear line.
 
 Each command group lives in ``workbench/commands/<group>.py`` with a ``register(subparsers)``
-function; adding the module is all it takes.
+function, listed in ``COMMAND_MODULES``.
 """
 
 from __future__ import annotations
@@ -9,39 +9,50 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from workbench import commands
 from workbench._version import __version__
 from workbench.errors import WorkbenchError
 
+# Command name -> module in workbench.commands that registers it. Only the module of the command
+# being run is imported, so `workbench sessions acquire` does not pay for nbformat or the grader.
+COMMAND_MODULES = {
+    "course": "course",
+    "db": "db",
+    "devices": "sessions",
+    "grade": "grade",
+    "release": "release",
+    "serve": "serve",
+    "sessions": "sessions",
+    "usage": "sessions",
+}
 
-def _groups() -> list[object]:
-    """Every module in ``workbench.commands`` that defines ``register``, in name order."""
-    modules = (
-        importlib.import_module(f"{commands.__name__}.{info.name}")
-        for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name)
-    )
-    return [module for module in modules if hasattr(module, "register")]
+
+def _groups(argv: Sequence[str]) -> list[Any]:
+    """The command modules needed to parse ``argv``: just one for a known command, else all."""
+    wanted = next((arg for arg in argv if not arg.startswith("-")), None)
+    names = [COMMAND_MODULES[wanted]] if wanted in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
+    return [importlib.import_module(f"{commands.__name__}.{name}") for name in dict.fromkeys(names)]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="AICC Workbench: courses, device sessions and grading for Jupyter.",
     )
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for group in _groups():
-        group.register(subparsers)  # type: ignore[attr-defined]
+    for group in _groups(argv):
+        group.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except WorkbenchError as exc:

@@ -7,11 +7,11 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 
 from workbench.config import check_keys, load_settings
-from workbench.server import courses, health, kernels, me, openapi
+from workbench.server import courses, health, kernels, me, openapi, sessions
 from workbench.server.base import API_PREFIX
 from workbench.store import open_store
 
-HANDLER_MODULES = (health, me, courses, kernels, openapi)
+HANDLER_MODULES = (health, me, courses, kernels, sessions, openapi)
 
 
 def routes() -> list[tuple[str, Any]]:

@@ -15,13 +15,21 @@ class KernelDeviceHandler(WorkbenchHandler):
     def get(self, kernel_id: str) -> None:
         if kernel_id not in self.kernel_manager:
             raise web.HTTPError(404, f"no running kernel '{kernel_id}'; start or restart it")
-        self.send({
-            "kernel_id": kernel_id,
-            "device": "CPU",
-            "lease": None,
-            "time_left_s": None,
-            "queue_position": None,
-        })
+        lease = getattr(self.kernel_manager.get_kernel(kernel_id).provisioner, "lease", None)
+        if lease is None:
+            self.send({"kernel_id": kernel_id, "device": "CPU", "lease": None, "time_left_s": None,
+                       "queue_position": None})
+            return
+        from workbench.devices.leases import LeaseManager
+        from workbench.store.models import utcnow
+
+        row = LeaseManager(self.store, []).get(lease["lease"])
+        ids = ",".join(d["id"] for d in row["devices"])
+        self.send({"kernel_id": kernel_id, "device": f"{row['kind'].upper()} {ids}".strip(),
+                   "lease": row["lease"], "state": row["state"], "reason": row["reason"],
+                   "time_left_s": max(0.0, (row["deadline"] - utcnow()).total_seconds())
+                   if row["state"] == "live" else 0.0,
+                   "queue_position": row.get("queue_position")})
 
 
 ROUTES = [(r"kernels/(?P<kernel_id>[^/]+)/device", KernelDeviceHandler)]

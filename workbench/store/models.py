@@ -78,3 +78,7 @@ class Lab(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     course: Mapped[Course] = relationship(back_populates="labs")
+
+
+# Device-session models live in their own module, on the same Base (imported last: it uses Base).
+from workbench.store import leases_models as _leases_models  # noqa: E402, F401

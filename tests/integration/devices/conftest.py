@@ -1,0 +1,3 @@
+"""Device integration tests get the real PostgreSQL fixture."""
+
+pytest_plugins = ["tests.fixtures.postgres"]

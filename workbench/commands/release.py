@@ -1,0 +1,66 @@
+"""``workbench release SOURCE --out DIR``: write the student version of a source notebook or folder.
+
+A folder (nbgrader's ``source/<assignment>/``) is released notebook by notebook, with its other
+files (images, data) copied as they are. Nothing is written unless every grade id checks out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from workbench.curriculum.release import grade_id_problems, release_notebook
+from workbench.errors import WorkbenchError
+from workbench.grading.merge import read_notebook
+
+
+class ReleaseError(WorkbenchError):
+    """The source cannot be released (unreadable, or grade ids missing or repeated)."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("release", help="write student versions of a source notebook or folder")
+    parser.add_argument("source", help="source notebook (.ipynb) or a folder of them")
+    parser.add_argument("--out", required=True, help="folder to write the student version into")
+    parser.set_defaults(func=_release)
+
+
+def _write_atomic(nb: nbformat.NotebookNode, target: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".release-", suffix=".ipynb")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        nbformat.write(nb, handle)
+    os.replace(tmp, target)
+
+
+def _release(args: argparse.Namespace) -> int:
+    source = Path(args.source)
+    out = Path(args.out)
+    if not source.exists():
+        raise ReleaseError(f"{source}: no such file or folder")
+    notebooks = sorted(source.rglob("*.ipynb")) if source.is_dir() else [source]
+    notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
+    if not notebooks:
+        raise ReleaseError(f"{source}: no notebooks to release")
+    problems: list[str] = []
+    for path in notebooks:
+        problems += grade_id_problems(read_notebook(path, "source notebook"), path)
+    if problems:
+        raise ReleaseError("\n".join([f"{len(problems)} problem(s); nothing was released:", *problems]))
+    out.mkdir(parents=True, exist_ok=True)
+    base = source if source.is_dir() else source.parent
+    if source.is_dir():
+        for item in source.rglob("*"):
+            if item.is_file() and item.suffix != ".ipynb" and ".ipynb_checkpoints" not in item.parts:
+                (out / item.relative_to(base)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(item, out / item.relative_to(base))
+    for path in notebooks:
+        target = out / path.relative_to(base)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(release_notebook(path), target)
+        print(f"released {path} -> {target}")
+    return 0

@@ -1,0 +1,124 @@
+"""The workbench kernel provisioner: a kernel starts on devices leased to its user, and gives them back.
+
+Selected by a kernel spec's ``metadata.kernel_provisioner`` (``provisioner_name:
+workbench-provisioner``) whose ``config`` is the device request, because jupyter_server's
+``POST /api/kernels`` carries no per-launch parameters. ``pre_launch`` acquires the lease and
+narrows the kernel's view (``ASCEND_RT_VISIBLE_DEVICES`` / ``CUDA_VISIBLE_DEVICES``: logical ids,
+ascending, re-indexed from 0 inside the kernel); a thread renews the lease while the process
+lives, so a ``kill -9`` of the kernel — or of the server — lets the deadline reclaim it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import threading
+from typing import Any
+
+from jupyter_client.provisioning import LocalProvisioner
+from traitlets import Float, List, Unicode
+
+from workbench.config import load_settings
+from workbench.devices.leases import LeaseManager, Request
+from workbench.store import open_store
+
+VISIBLE = {"npu": "ASCEND_RT_VISIBLE_DEVICES", "gpu": "CUDA_VISIBLE_DEVICES"}
+ENV_LEASE = "WORKBENCH_LEASE"
+
+
+def holder_name() -> str:
+    """The notebook's user: JupyterHub's name when spawned by a hub, else the account."""
+    return os.environ.get("WORKBENCH_HOLDER") or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+
+def device_env(lease: dict[str, Any]) -> dict[str, str]:
+    """What the kernel process must see for this lease (CPU leases hide every accelerator)."""
+    ids = ",".join(d["id"] for d in sorted(lease["devices"], key=lambda d: int(d["id"])))
+    env = {ENV_LEASE: str(lease["lease"]), "WORKBENCH_DEVICE_KIND": lease["kind"]}
+    for kind, variable in VISIBLE.items():
+        env[variable] = ids if lease["kind"] == kind else ""
+    return env
+
+
+class WorkbenchProvisioner(LocalProvisioner):
+    """``LocalProvisioner`` plus a device lease that lives exactly as long as the kernel."""
+
+    request = Unicode("cpu:1", config=True, help="device request, e.g. npu:1")
+    fallback = List(Unicode(), config=True, help="requests tried in order when the first is refused")
+    course = Unicode("", config=True, help="course or event whose quota applies")
+    ttl = Float(0.0, config=True, help="heartbeat deadline in seconds (0: the policy's heartbeat_s)")
+
+    lease: dict[str, Any] | None = None
+    _stop: threading.Event | None = None
+
+    def _manager(self) -> LeaseManager:
+        settings = load_settings()
+        return LeaseManager.from_settings(open_store(settings.effective_db_url), settings.effective_inventory)
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        manager = await asyncio.to_thread(self._manager)
+        if self.lease is None:  # a restart keeps the lease it has
+            requests = [Request.parse(self.request), *(Request.parse(f) for f in self.fallback)]
+            self.lease = await asyncio.to_thread(
+                manager.acquire, holder_name(), requests, course=self.course or None,
+                kernel_id=self.kernel_id, ttl=self.ttl or None)
+            self.log.info("workbench: kernel %s leased %s", self.kernel_id, self.lease["devices"])
+        else:
+            self.lease = await asyncio.to_thread(manager.renew, self.lease["lease"])
+        env = dict(kwargs.get("env") or os.environ)
+        env.update(device_env(self.lease))
+        kwargs["env"] = env
+        return await super().pre_launch(**kwargs)
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+        info = await super().launch_kernel(cmd, **kwargs)
+        self._start_heartbeat()
+        return info
+
+    def _start_heartbeat(self) -> None:
+        if self._stop is not None or self.lease is None:
+            return
+        stop = self._stop = threading.Event()
+        lease_id, interval = self.lease["lease"], max(0.2, float(self.lease_ttl()) / 3)
+        manager = self._manager()
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                process = self.process
+                if process is None or process.poll() is not None:
+                    continue  # dead or between restarts: no renewal, the deadline decides
+                try:
+                    activity = getattr(self.parent, "last_activity", None)
+                    state = manager.renew(lease_id, activity=activity)
+                    if state["state"] not in ("live", "queued"):
+                        self.log.warning("workbench: lease %s %s: %s", lease_id, state["state"],
+                                         state["reason"])
+                        return
+                except Exception as exc:  # the store may be briefly away; keep trying
+                    self.log.warning("workbench: heartbeat of lease %s failed: %s", lease_id, exc)
+
+        threading.Thread(target=beat, name=f"workbench-heartbeat-{lease_id}", daemon=True).start()
+
+    def lease_ttl(self) -> float:
+        return float(self.ttl or self._manager().policy.heartbeat_s)
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart=restart)
+        if restart or self.lease is None:
+            return
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+        lease_id, self.lease = self.lease["lease"], None
+        manager = await asyncio.to_thread(self._manager)
+        await asyncio.to_thread(manager.release, lease_id, "kernel shut down")
+
+    async def get_provisioner_info(self) -> dict[str, Any]:
+        info = await super().get_provisioner_info()
+        info["workbench_lease"] = self.lease
+        return info
+
+    async def load_provisioner_info(self, provisioner_info: dict) -> None:
+        await super().load_provisioner_info(provisioner_info)
+        self.lease = provisioner_info.get("workbench_lease")

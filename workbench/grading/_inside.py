@@ -1,0 +1,147 @@
+"""The process that runs inside the sandbox: executes cells in an IPython shell, answers over pipes.
+
+It is deliberately standalone (no ``workbench`` import) because the sandbox exposes only this file,
+the Python installation and the submission's working directory. It reports what *happened* (the
+execution result of each cell), never what the cell printed, so fake "passed" text earns nothing.
+It reads one length-prefixed JSON command at a time from fd ``IN`` and writes one reply to ``OUT``;
+the hidden tests reach it only when their turn comes, never through a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import sys
+import traceback
+
+IN, OUT, CAP = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+PRELOAD = [m for m in sys.argv[4].split(",") if m] if len(sys.argv) > 4 else []
+
+
+class CappedStream(io.TextIOBase):
+    """stdout/stderr that keeps the first CAP characters and counts the rest, so floods stay small."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.size, self.dropped = name, 0, 0
+        self.parts: list[str] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = CAP - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(len(text), room)
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def value(self) -> str:
+        note = f"\n[output truncated: {self.dropped} more characters]" if self.dropped else ""
+        return "".join(self.parts) + note
+
+
+def send(obj: dict) -> None:
+    data = json.dumps(obj).encode()
+    os.write(OUT, b"%012d" % len(data))
+    view = memoryview(data)
+    while view:
+        view = view[os.write(OUT, view):]
+
+
+def receive() -> dict | None:
+    def exact(n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = os.read(IN, n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+    try:
+        return json.loads(exact(int(exact(12))))
+    except EOFError:
+        return None
+
+
+def plain(value, depth: int = 0):
+    """A JSON-safe copy of ``value``; arrays travel as .npy bytes (no pickle), anything else refused."""
+    if depth > 20:
+        raise TypeError("nested too deeply")
+    if value is None or type(value) in (bool, str):
+        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v, depth + 1) for k, v in value.items()}
+    mod = type(value).__module__.split(".")[0]
+    if mod == "torch":
+        value = value.detach().cpu().numpy()
+        mod = "numpy"
+    if mod == "numpy":
+        import numpy as np
+        if isinstance(value, np.generic):
+            return plain(value.item(), depth + 1)
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(value), allow_pickle=False)
+        return {"__npy__": base64.b64encode(buf.getvalue()).decode()}
+    raise TypeError(f"a {type(value).__name__} is not a plain value (number, string, list, dict, array)")
+
+
+def main() -> None:
+    for name in PRELOAD:
+        with contextlib.suppress(Exception):
+            __import__(name)
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False  # no history.sqlite holding test cells on the sandbox's disk
+    shell = InteractiveShell.instance(config=config, colors="NoColor")
+    send({"ready": True})
+    while True:
+        cmd = receive()
+        if cmd is None:
+            return
+        if cmd.get("op") == "call":
+            try:
+                target = shell.user_ns[cmd["name"]]
+                value = target(*cmd.get("args", []), **cmd.get("kwargs", {})) if cmd.get("call") else target
+                send({"status": "ok", "value": plain(value)})
+            except BaseException as exc:
+                send({"status": "error", "ename": type(exc).__name__, "evalue": str(exc)[:2000]})
+            continue
+        out, err = CappedStream("stdout"), CappedStream("stderr")
+        real = sys.stdout, sys.stderr
+        error = None
+        with capture_output(stdout=False, stderr=False, display=True) as captured:
+            sys.stdout, sys.stderr = out, err
+            try:
+                result = shell.run_cell(cmd["code"], store_history=cmd.get("history", True), silent=False)
+                error = result.error_before_exec or result.error_in_exec
+            finally:
+                sys.stdout, sys.stderr = real
+        reply: dict = {"status": "ok", "stdout": out.value(), "stderr": err.value(), "display": []}
+        for item in captured.outputs[:20]:
+            reply["display"].append({k: str(v)[:CAP] for k, v in item.data.items() if k.startswith("text/")})
+        if error is not None:
+            reply.update(status="error", ename=type(error).__name__, evalue=str(error)[:2000],
+                         traceback="".join(traceback.format_exception(error))[-20000:])
+        send(reply)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Grade one submission against its source: plan, execute in a sandbox, score from results.
+
+Pass/fail comes from each cell's execution result (the exception the cell raised, or none), not
+from its output. When the sandbox dies (timeout, kill, ``os._exit``) the affected task gets that
+status and a fresh sandbox replays the cells that had completed, so the rest of the notebook is
+still graded; after a few deaths or past the submission's wall limit the remaining tasks stop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.grading import checks
+from workbench.grading.merge import Plan, Step, make_plan, read_notebook
+from workbench.grading.runner import CellOutcome, Runner
+from workbench.grading.sandbox import Limits, SandboxSpec, require_sandbox, sweep_stale
+
+MAX_RESTARTS = 3
+STATUSES = ("passed", "failed", "error", "timeout", "memory", "killed", "manual", "missing")
+
+
+@dataclass
+class TaskResult:
+    id: str
+    points: float
+    max_points: float
+    status: str
+    message: str = ""
+
+
+@dataclass
+class GradeResult:
+    """The stable contract printed by ``workbench grade --json``; outputs are for feedback only."""
+
+    score: float
+    max_score: float
+    tasks: list[TaskResult]
+    needs_manual: bool
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+
+    def contract(self) -> dict[str, Any]:
+        return {"score": self.score, "max_score": self.max_score,
+                "tasks": [asdict(t) for t in self.tasks], "needs_manual": self.needs_manual}
+
+
+def _message(outcome: CellOutcome, limits: Limits) -> str:
+    """A message for the student: the error's name and text, never the test's source."""
+    if outcome.status == "timeout":
+        return f"time limit exceeded ({limits.cell_timeout:g} s per cell)"
+    if outcome.status == "memory":
+        return f"memory limit exceeded ({limits.memory_mb} MB)"
+    if outcome.status == "killed":
+        return outcome.evalue or "the student's process was killed"
+    if outcome.status == "error":
+        return f"{outcome.ename}: {outcome.evalue}".strip().rstrip(":")[:500]
+    return ""
+
+
+def _status(outcome: CellOutcome) -> str:
+    if outcome.status == "ok":
+        return "passed"
+    if outcome.status == "error":
+        return "failed" if outcome.ename == "AssertionError" else "error"
+    return outcome.status
+
+
+class _Session:
+    """A runner that restarts itself, replaying completed cells, when its sandbox dies."""
+
+    def __init__(self, spec: SandboxSpec, deadline: float) -> None:
+        self.spec, self.deadline = spec, deadline
+        self.done: list[Step] = []
+        self.restarts = 0
+        self.runner = self._fresh()
+
+    def _fresh(self) -> Runner | None:
+        runner = Runner(self.spec)
+        if runner.start(min(self.deadline, time.monotonic() + 60)).status != "ok":
+            runner.close()
+            return None
+        for step in self.done:
+            if runner.run_cell(step.code, self._cell_deadline(), history=False).dead:
+                runner.close()
+                return None
+        return runner
+
+    def _cell_deadline(self) -> float:
+        return min(self.deadline, time.monotonic() + self.spec.limits.cell_timeout)
+
+    def usable(self) -> bool:
+        if self.runner is not None and self.runner.alive():
+            return True
+        if self.restarts >= MAX_RESTARTS or time.monotonic() >= self.deadline:
+            return False
+        self.restarts += 1
+        self.runner = self._fresh()
+        return self.runner is not None
+
+    def run(self, step: Step) -> tuple[str, float, str, CellOutcome]:
+        assert self.runner is not None
+        limits = self.spec.limits
+        if step.role == "check":
+            status, credit, message, outcome = checks.judge(step.code, self.runner, limits.cell_timeout,
+                                                            self.deadline)
+            return status, credit, message, outcome
+        outcome = self.runner.run_cell(step.code, self._cell_deadline(), history=step.role != "test")
+        if not outcome.dead:
+            self.done.append(step)
+        status = _status(outcome)
+        return status, 1.0 if status == "passed" else 0.0, _message(outcome, limits), outcome
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+
+
+def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
+    limits = spec.limits
+    deadline = time.monotonic() + limits.total_timeout
+    by_task = {t.id: t for t in plan.tasks}
+    results: dict[str, TaskResult] = {}
+    outputs: list[dict[str, Any]] = []
+    for task in plan.tasks:
+        if task.kind == "manual":
+            problem = plan.problems.get(task.id)
+            results[task.id] = TaskResult(task.id, 0.0, task.max_points, "missing" if problem else "manual",
+                                          problem or "graded by the instructor")
+        elif task.answer in plan.problems:
+            results[task.id] = TaskResult(task.id, 0.0, task.max_points, "missing", plan.problems[task.answer])
+    session = _Session(spec, deadline)
+    try:
+        for step in plan.steps:
+            step_task = by_task.get(step.grade_id or "")
+            if step_task is not None and step_task.id in results:
+                continue
+            if not session.usable():
+                if step_task is not None:
+                    over = time.monotonic() >= deadline
+                    results[step_task.id] = TaskResult(
+                        step_task.id, 0.0, step_task.max_points, "timeout" if over else "killed",
+                        f"submission time limit exceeded ({limits.total_timeout:g} s)" if over
+                        else "not run: the student's process kept dying")
+                continue
+            status, credit, message, outcome = session.run(step)
+            hidden = step_task is not None and step_task.hidden
+            outputs.append({"grade_id": step.grade_id, "role": step.role, "status": status,
+                            "stdout": "" if hidden else outcome.stdout,
+                            "stderr": "" if hidden else outcome.stderr,
+                            "display": [] if hidden else outcome.display,
+                            "code": step.code if step.role == "student" else ""})
+            if step_task is not None and step_task.kind in ("test", "check"):
+                results[step_task.id] = TaskResult(step_task.id, round(step_task.max_points * credit, 6), step_task.max_points,
+                                              status, message)
+    finally:
+        session.close()
+    for task in plan.tasks:
+        results.setdefault(task.id, TaskResult(task.id, 0.0, task.max_points, "missing",
+                                               "the test did not run"))
+    ordered = [results[t.id] for t in plan.tasks]
+    return GradeResult(round(sum(t.points for t in ordered), 6), round(sum(t.max_points for t in ordered), 6),
+                       ordered, any(t.status == "manual" for t in ordered), outputs)
+
+
+def grade_notebook(submission: Path, source: Path, limits: Limits | None = None,
+                   unsafe_no_sandbox: bool = False, data_dir: Path | None = None,
+                   preload: tuple[str, ...] = ()) -> GradeResult:
+    """Grade one submission notebook against its source notebook."""
+    require_sandbox(unsafe_no_sandbox)
+    source_nb = read_notebook(Path(source), "source notebook")
+    submission_nb = read_notebook(Path(submission), "submission")
+    plan = make_plan(source_nb, submission_nb, Path(source))
+    sweep_stale()
+    spec = SandboxSpec(limits=limits or Limits(), data_dir=data_dir, preload=preload,
+                       files={Path(submission).name: Path(submission).read_bytes()},
+                       unsafe_no_sandbox=unsafe_no_sandbox)
+    return grade_plan(plan, spec)

@@ -1,0 +1,60 @@
+"""Store models for device sessions: one row per device slot, one row per lease.
+
+A device is granted by pointing its ``device_slots.lease_id`` at a lease inside one write
+transaction, so "no device in two live leases" holds by construction (a column holds one value),
+and usage is computed from ``leases`` rows (start, end, device count), so it survives restarts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from workbench.store.models import Base, UTCDateTime, utcnow
+
+LEASE_STATES = ("queued", "live", "ended", "reclaimed")
+
+
+class Lease(Base):
+    """A request for devices (queued) or a grant of them (live), and how it ended."""
+
+    __tablename__ = "leases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), index=True)
+    kernel_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    course: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    request: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    devices: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    requested: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    max_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_activity: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ttl_s: Mapped[float] = mapped_column(Float, default=60.0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    backend: Mapped[str] = mapped_column(String(20), default="local")
+    backend_ref: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class DeviceSlot(Base):
+    """One leasable device (an NPU or GPU by logical id, or a CPU slot), synced from the inventory."""
+
+    __tablename__ = "device_slots"
+    __table_args__ = (UniqueConstraint("kind", "ident"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), index=True)
+    ident: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(100), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    lease_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leases.id", ondelete="SET NULL"), nullable=True, index=True
+    )
