@@ -1,0 +1,170 @@
+/**
+ * Status bar item showing the device the current notebook's kernel runs on.
+ */
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISignal, Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
+
+import { IKernelDevice, WorkbenchAPI } from './api';
+
+/** How often a lease's time left and queue position are re-read while shown. */
+const REFRESH_INTERVAL_MS = 30_000;
+
+/**
+ * Render a device response, e.g. "CPU", "NPU · 42 min left", "GPU · queued #3".
+ */
+export function formatDevice(info: IKernelDevice): string {
+  const parts = [info.device];
+  if ((info.queue_position ?? null) !== null) {
+    parts.push(`queued #${info.queue_position}`);
+  }
+  if ((info.time_left_s ?? null) !== null) {
+    parts.push(`${formatDuration(info.time_left_s as number)} left`);
+  }
+  return parts.join(' · ');
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) {
+    return `${s} s`;
+  }
+  const minutes = Math.floor(s / 60);
+  if (minutes < 60) {
+    return `${minutes} min`;
+  }
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/**
+ * The status bar widget. It follows the notebook tracker's current notebook.
+ */
+export class DeviceStatus extends Widget {
+  constructor(
+    private readonly api: WorkbenchAPI,
+    private readonly tracker: INotebookTracker
+  ) {
+    super({ node: document.createElement('div') });
+    this.addClass('jp-WorkbenchDeviceStatus');
+    this._text = document.createElement('span');
+    this._text.className = 'jp-WorkbenchDeviceStatus-text';
+    this.node.appendChild(this._text);
+
+    tracker.currentChanged.connect(this._onCurrentChanged, this);
+    this._onCurrentChanged();
+    this._timer = window.setInterval(() => {
+      if (this._changing) {
+        void this.refresh();
+      }
+    }, REFRESH_INTERVAL_MS);
+  }
+
+  /** Emitted when the tracked notebook changes (the item shows only with one). */
+  get activeStateChanged(): ISignal<this, void> {
+    return this._activeStateChanged;
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    window.clearInterval(this._timer);
+    this._watch(null);
+    this.tracker.currentChanged.disconnect(this._onCurrentChanged, this);
+    super.dispose();
+  }
+
+  /**
+   * Re-read the device of the current notebook's kernel.
+   */
+  async refresh(): Promise<void> {
+    const kernel = this._panel?.sessionContext.session?.kernel ?? null;
+    if (!kernel) {
+      ++this._request;
+      this._changing = false;
+      this._show('No kernel', 'No kernel is running for this notebook.');
+      return;
+    }
+    const kernelId = kernel.id;
+    const request = ++this._request;
+    try {
+      const info = await this.api.kernelDevice(kernelId);
+      if (request === this._request) {
+        this._changing =
+          (info.time_left_s ?? null) !== null ||
+          (info.queue_position ?? null) !== null;
+        this._show(
+          formatDevice(info),
+          `Workbench device of kernel ${kernelId}`,
+          info
+        );
+      }
+    } catch (error) {
+      if (request === this._request) {
+        const message = error instanceof Error ? error.message : String(error);
+        this._show('Device unknown', message);
+        this.addClass('jp-mod-error');
+      }
+    }
+  }
+
+  private _onCurrentChanged(): void {
+    this._watch(this.tracker.currentWidget);
+    this._activeStateChanged.emit();
+    void this.refresh();
+  }
+
+  private _watch(panel: NotebookPanel | null): void {
+    if (this._panel) {
+      this._panel.sessionContext.kernelChanged.disconnect(
+        this._onKernelChanged,
+        this
+      );
+      this._panel.sessionContext.statusChanged.disconnect(
+        this._onStatusChanged,
+        this
+      );
+    }
+    this._panel = panel;
+    if (panel) {
+      panel.sessionContext.kernelChanged.connect(this._onKernelChanged, this);
+      panel.sessionContext.statusChanged.connect(this._onStatusChanged, this);
+    }
+  }
+
+  private _onKernelChanged(): void {
+    void this.refresh();
+  }
+
+  private _onStatusChanged(_: unknown, status: string): void {
+    // A restarted or newly started kernel may get a different device.
+    if (
+      status === 'idle' &&
+      this._lastStatus !== 'idle' &&
+      this._lastStatus !== 'busy'
+    ) {
+      void this.refresh();
+    }
+    this._lastStatus = status;
+  }
+
+  private _show(text: string, title: string, info?: IKernelDevice): void {
+    this.removeClass('jp-mod-error');
+    this._text.textContent = text;
+    this.node.title = title;
+    if (info) {
+      this.node.dataset.device = info.device;
+    } else {
+      delete this.node.dataset.device;
+    }
+  }
+
+  private _activeStateChanged = new Signal<this, void>(this);
+  private _panel: NotebookPanel | null = null;
+  private _text: HTMLElement;
+  private _timer: number;
+  /** Whether the last answer had a countdown or queue position to keep fresh. */
+  private _changing = false;
+  private _request = 0;
+  private _lastStatus = '';
+}
