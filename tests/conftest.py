@@ -10,6 +10,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Real servers (jupyter_server, PostgreSQL, one-node Slurm), started by the tests that ask for them.
+pytest_plugins = ["tests.fixtures.jupyter_server", "tests.fixtures.postgres", "tests.fixtures.slurm"]
+
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:

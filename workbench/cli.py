@@ -20,10 +20,14 @@ from workbench.errors import WorkbenchError
 # Command name -> module in workbench.commands that registers it. Only the module of the command
 # being run is imported, so `workbench sessions acquire` does not pay for nbformat or the grader.
 COMMAND_MODULES = {
+    "autograde": "autograde",
     "course": "course",
     "db": "db",
     "devices": "sessions",
+    "feedback": "grades",
     "grade": "grade",
+    "grades": "grades",
+    "import": "importer",
     "release": "release",
     "serve": "serve",
     "sessions": "sessions",

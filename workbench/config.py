@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
-from traitlets import Enum, List, Unicode, default
+from traitlets import Enum, Float, List, Unicode, default
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
@@ -51,6 +51,25 @@ class Workbench(Configurable):
         ["student", "instructor"],
         help="Role of a user not listed in instructors. Default: 'instructor' for a personal "
         "server (you own it), 'student' under JupyterHub (JUPYTERHUB_USER is set).",
+    ).tag(config=True)
+
+    backend = Enum(
+        ["local", "slurm"], "local",
+        help="Where kernels get their devices: 'local' (this machine's inventory, leased in the "
+        "store) or 'slurm' (each lease is a Slurm allocation; the kernel runs inside it via srun).",
+    ).tag(config=True)
+
+    slurm_partition = Unicode(
+        "", help="Slurm partition for kernel allocations (empty: the cluster's default partition)."
+    ).tag(config=True)
+
+    slurm_args = List(
+        Unicode(), help="Extra salloc arguments for kernel allocations, e.g. ['--account=ai101', '--qos=lab']."
+    ).tag(config=True)
+
+    sweep_interval_s = Float(
+        15.0, help="Seconds between the server's sweeps: heartbeats for its kernels' leases, "
+        "idle and deadline reclaim (0 disables the sweep)."
     ).tag(config=True)
 
     @default("data_dir")

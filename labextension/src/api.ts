@@ -48,10 +48,121 @@ export interface IOpenedLab {
 
 export interface IKernelDevice {
   kernel_id: string;
+  /** E.g. "NPU 0", "CPU 3", or "CPU" for a kernel without a lease. */
   device: string;
-  lease: unknown | null;
+  lease: number | null;
+  /** "live", "queued", "reclaimed" or "ended"; absent without a lease. */
+  state?: string | null;
+  /** Why the lease ended (reclaimed, released), or null. */
+  reason?: string | null;
   time_left_s: number | null;
   queue_position: number | null;
+}
+
+export interface ILeasedDevice {
+  kind: string;
+  id: string;
+}
+
+/** A device lease as `GET sessions` lists it. */
+export interface ISession {
+  lease: number;
+  holder: string;
+  course: string | null;
+  kernel_id: string | null;
+  kind: string;
+  devices: ILeasedDevice[];
+  state: string;
+  /** ISO 8601: when the lease ends unless renewed (a kernel renews it on every heartbeat). */
+  deadline: string | null;
+  /** ISO 8601: the session-length limit, if the holder's quota sets one. */
+  max_end: string | null;
+  /** Seconds of session left; null when nothing limits the session. */
+  time_left_s: number | null;
+  started: string | null;
+  ended: string | null;
+  reason: string | null;
+  queue_position?: number | null;
+}
+
+/** A device of the inventory; `lease` is the id of the lease holding it. */
+export interface IDevice {
+  kind: string;
+  id: string;
+  model: string;
+  health: string;
+  lease: number | null;
+}
+
+/** Device-seconds used by one holder on one kind of device. */
+export interface IUsage {
+  holder: string;
+  kind: string;
+  device_seconds: number;
+  leases: number;
+}
+
+export interface IDevices {
+  devices: IDevice[];
+  /** Present for instructors only. */
+  usage?: IUsage[];
+}
+
+/** One task of a graded submission (final points: the newest manual adjustment wins). */
+export interface ITaskGrade {
+  id: string;
+  points: number;
+  max_points: number;
+  auto_points?: number | null;
+  /** passed, failed, error, timeout, memory, killed, manual, missing. */
+  status: string;
+  message: string;
+  adjusted_by?: string | null;
+  comment?: string;
+}
+
+/** A stored submission with its grade once graded. */
+export interface ISubmission {
+  id: number;
+  course: string;
+  lab: string;
+  student: string;
+  submitted: string;
+  /** E.g. "pending", "graded", "failed". */
+  status: string;
+  message?: string | null;
+  graded?: string | null;
+  score: number | null;
+  max_score: number | null;
+  raw_score?: number | null;
+  penalty?: number | null;
+  late_s?: number | null;
+  needs_manual?: boolean;
+  tasks: ITaskGrade[];
+}
+
+/** One student's row of the gradebook: their latest submission of the lab. */
+export interface IGradeRow {
+  student: string;
+  submission: number;
+  status: string;
+  score: number | null;
+  max_score: number | null;
+  penalty?: number | null;
+  needs_manual?: boolean;
+  /** Final points per task id. */
+  points: Record<string, number>;
+  /** Per-task details (maximum, status, who adjusted) when known. */
+  tasks: Record<string, ITaskGrade>;
+}
+
+/** The students × tasks table of one lab (`GET grades`). */
+export interface IGradebook {
+  course: string;
+  lab: string;
+  /** Task ids in notebook order. */
+  tasks: string[];
+  rows: IGradeRow[];
 }
 
 /**
@@ -102,6 +213,95 @@ export class WorkbenchAPI {
   kernelDevice(kernelId: string): Promise<IKernelDevice> {
     return this.request<IKernelDevice>(
       `kernels/${encodeURIComponent(kernelId)}/device`
+    );
+  }
+
+  devices(): Promise<IDevices> {
+    return this.request<IDevices>('devices');
+  }
+
+  async sessions(): Promise<ISession[]> {
+    const data = await this.request<{ sessions: ISession[] }>('sessions');
+    return data.sessions ?? [];
+  }
+
+  releaseSession(leaseId: number): Promise<ISession> {
+    return this.request<ISession>(
+      `sessions/${encodeURIComponent(String(leaseId))}/release`,
+      { method: 'POST' }
+    );
+  }
+
+  /** Submit the saved `<course>/<lab>.ipynb`; grading is queued. */
+  submit(course: string, lab: string): Promise<ISubmission> {
+    return this.request<ISubmission>('submissions', {
+      method: 'POST',
+      body: JSON.stringify({ course, lab })
+    });
+  }
+
+  /** Own submissions of a course (everyone's for instructors), newest first. */
+  async submissions(course: string, lab?: string): Promise<ISubmission[]> {
+    let query = `course=${encodeURIComponent(course)}`;
+    if (lab) {
+      query += `&lab=${encodeURIComponent(lab)}`;
+    }
+    const data = await this.request<any>(`submissions?${query}`);
+    return listOf<ISubmission>(data, 'submissions');
+  }
+
+  /**
+   * The gradebook of a lab: `GET grades`, with each task's maximum, status and
+   * adjustment filled in from the submissions when they can be read.
+   */
+  async grades(course: string, lab: string): Promise<IGradebook> {
+    const query = `course=${encodeURIComponent(course)}&lab=${encodeURIComponent(lab)}`;
+    const [book, submissions] = await Promise.all([
+      this.request<any>(`grades?${query}`),
+      this.submissions(course, lab).catch(() => [] as ISubmission[])
+    ]);
+    const details = new Map(submissions.map(s => [s.id, s]));
+    const rows: IGradeRow[] = listOf<any>(book, 'rows').map(row => {
+      const tasks: Record<string, ITaskGrade> = {};
+      for (const task of details.get(row.submission)?.tasks ?? []) {
+        tasks[task.id] = task;
+      }
+      return { ...row, points: row.points ?? {}, tasks };
+    });
+    return {
+      course,
+      lab,
+      tasks: Array.isArray(book?.tasks) ? book.tasks.map(String) : [],
+      rows
+    };
+  }
+
+  setPoints(
+    submission: number,
+    task: string,
+    points: number,
+    comment = ''
+  ): Promise<unknown> {
+    return this.request<unknown>(
+      `grades/${encodeURIComponent(String(submission))}/${encodeURIComponent(task)}`,
+      { method: 'PUT', body: JSON.stringify({ points, comment }) }
+    );
+  }
+
+  /** Queue grading of the lab's submissions not yet graded against its current source. */
+  autograde(course: string, lab: string): Promise<{ queued: number[] }> {
+    return this.request<{ queued: number[] }>('autograde', {
+      method: 'POST',
+      body: JSON.stringify({ course, lab })
+    });
+  }
+
+  /** The URL of a submission's feedback page (HTML), for a link or a new tab. */
+  feedbackUrl(submission: number): string {
+    return URLExt.join(
+      this.serverSettings.baseUrl,
+      API_NAMESPACE,
+      `feedback/${encodeURIComponent(String(submission))}`
     );
   }
 
@@ -176,4 +376,15 @@ function errorMessage(status: number, endPoint: string, body: any): string {
     return 'The Jupyter server refused the request (HTTP 403). Reload the page to log in again.';
   }
   return `The workbench server failed on "${endPoint}" (HTTP ${status}).`;
+}
+
+/** A list from a body that is either the list itself or `{key: list}`. */
+function listOf<T>(data: any, key: string): T[] {
+  if (Array.isArray(data)) {
+    return data as T[];
+  }
+  if (data && Array.isArray(data[key])) {
+    return data[key] as T[];
+  }
+  return [];
 }

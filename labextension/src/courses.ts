@@ -35,6 +35,8 @@ export class CoursesPanel extends Widget {
     this._refreshButton.setAttribute('aria-label', 'Refresh courses');
     this._refreshButton.appendChild(refreshIcon.element({ tag: 'span' }));
     this._refreshButton.addEventListener('click', () => void this.refresh());
+    this._actions = document.createElement('div');
+    this._actions.className = 'jp-WorkbenchCourses-actions';
     header.append(title, this._refreshButton);
 
     this._user = document.createElement('div');
@@ -44,7 +46,25 @@ export class CoursesPanel extends Widget {
     this._list = document.createElement('ul');
     this._list.className = 'jp-WorkbenchCourses-list';
 
-    this.node.append(header, this._user, this._message, this._list);
+    this.node.append(
+      header,
+      this._user,
+      this._actions,
+      this._message,
+      this._list
+    );
+  }
+
+  /**
+   * Add a button under the header, e.g. the instructor's "Devices" and "Gradebook".
+   */
+  addAction(label: string, title: string, onClick: () => void): void {
+    const button = document.createElement('button');
+    button.className = 'jp-WorkbenchCourses-action jp-Button';
+    button.textContent = label;
+    button.title = title;
+    button.addEventListener('click', onClick);
+    this._actions.appendChild(button);
   }
 
   /**
@@ -207,6 +227,7 @@ export class CoursesPanel extends Widget {
 
   private _refreshButton: HTMLButtonElement;
   private _user: HTMLElement;
+  private _actions: HTMLElement;
   private _message: HTMLElement;
   private _list: HTMLUListElement;
   private _loading: Promise<void> | null = null;

@@ -6,34 +6,47 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import { IKernelDevice, WorkbenchAPI } from './api';
+import { formatDuration } from './panel';
 
 /** How often a lease's time left and queue position are re-read while shown. */
 const REFRESH_INTERVAL_MS = 30_000;
 
 /**
- * Render a device response, e.g. "CPU", "NPU · 42 min left", "GPU · queued #3".
+ * Render a device response, e.g. "CPU", "NPU 0 · 42 min left", "GPU · queued #3",
+ * "NPU 0 · reclaimed".
  */
 export function formatDevice(info: IKernelDevice): string {
   const parts = [info.device];
-  if ((info.queue_position ?? null) !== null) {
+  const state = info.state ?? null;
+  if (state === 'reclaimed' || state === 'ended') {
+    parts.push(state);
+  } else if (
+    (info.queue_position ?? null) !== null &&
+    (state === null || state === 'queued')
+  ) {
     parts.push(`queued #${info.queue_position}`);
-  }
-  if ((info.time_left_s ?? null) !== null) {
+  } else if (
+    (info.time_left_s ?? null) !== null &&
+    (state === null || state === 'live')
+  ) {
     parts.push(`${formatDuration(info.time_left_s as number)} left`);
   }
   return parts.join(' · ');
 }
 
-function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) {
-    return `${s} s`;
+/** The tooltip: the lease, and why it ended when it did. */
+export function describeDevice(info: IKernelDevice): string {
+  const lease = info.lease !== null ? `, lease ${info.lease}` : '';
+  const head = `Workbench device of kernel ${info.kernel_id}${lease}`;
+  const state = info.state ?? null;
+  if (state === 'reclaimed' || state === 'ended') {
+    const why = info.reason || 'no reason recorded';
+    return `${head}\nThe lease was ${state}: ${why}.\nRestart the kernel to get a device again.`;
   }
-  const minutes = Math.floor(s / 60);
-  if (minutes < 60) {
-    return `${minutes} min`;
+  if (state === 'queued') {
+    return `${head}\nWaiting for a free device, position ${info.queue_position ?? '?'} in the queue.`;
   }
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  return head;
 }
 
 /**
@@ -49,6 +62,8 @@ export class DeviceStatus extends Widget {
     this._text = document.createElement('span');
     this._text.className = 'jp-WorkbenchDeviceStatus-text';
     this.node.appendChild(this._text);
+    // A click re-reads the device now, without waiting for the next refresh.
+    this.node.addEventListener('click', () => void this.refresh());
 
     tracker.currentChanged.connect(this._onCurrentChanged, this);
     this._onCurrentChanged();
@@ -90,14 +105,12 @@ export class DeviceStatus extends Widget {
     try {
       const info = await this.api.kernelDevice(kernelId);
       if (request === this._request) {
+        const state = info.state ?? null;
         this._changing =
-          (info.time_left_s ?? null) !== null ||
-          (info.queue_position ?? null) !== null;
-        this._show(
-          formatDevice(info),
-          `Workbench device of kernel ${kernelId}`,
-          info
-        );
+          (state === null || state === 'live' || state === 'queued') &&
+          ((info.time_left_s ?? null) !== null ||
+            (info.queue_position ?? null) !== null);
+        this._show(formatDevice(info), describeDevice(info), info);
       }
     } catch (error) {
       if (request === this._request) {
@@ -154,8 +167,15 @@ export class DeviceStatus extends Widget {
     this.node.title = title;
     if (info) {
       this.node.dataset.device = info.device;
+      this.node.dataset.state = info.state ?? 'none';
+      this.toggleClass(
+        'jp-mod-ended',
+        info.state === 'reclaimed' || info.state === 'ended'
+      );
     } else {
       delete this.node.dataset.device;
+      delete this.node.dataset.state;
+      this.removeClass('jp-mod-ended');
     }
   }
 

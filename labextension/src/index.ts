@@ -1,5 +1,6 @@
 /**
- * AICC Workbench JupyterLab plugins: the Courses panel and the device status item.
+ * AICC Workbench JupyterLab plugins: the Courses panel, the device status item, the Submit
+ * button and Feedback panel of students, and the instructor's Devices and Gradebook panels.
  */
 import {
   ILayoutRestorer,
@@ -13,11 +14,49 @@ import { IStatusBar } from '@jupyterlab/statusbar';
 import { WorkbenchAPI } from './api';
 import { CoursesPanel } from './courses';
 import { DeviceStatus } from './deviceStatus';
-import { coursesIcon } from './icons';
+import { DevicesPanel } from './devicesPanel';
+import { FeedbackPanel } from './feedbackPanel';
+import { GradebookPanel } from './gradebookPanel';
+import { coursesIcon, devicesIcon, feedbackIcon, gradebookIcon } from './icons';
+import { WorkbenchPanel } from './panel';
+import { SubmitButtonExtension } from './submitButton';
 
 namespace CommandIDs {
   export const openCourses = 'aicc-workbench:open-courses';
   export const refreshCourses = 'aicc-workbench:refresh-courses';
+  export const openDevices = 'aicc-workbench:open-devices';
+  export const openGradebook = 'aicc-workbench:open-gradebook';
+  export const openFeedback = 'aicc-workbench:open-feedback';
+}
+
+/** Buttons the Courses panel shows to instructors: [command, label, title]. */
+const INSTRUCTOR_ACTIONS: [string, string, string][] = [
+  [CommandIDs.openDevices, 'Devices', 'Who holds which device; release leases'],
+  [CommandIDs.openGradebook, 'Gradebook', 'Students × tasks; manual points']
+];
+
+/**
+ * Show a main-area panel, creating it on first use and again once it was closed.
+ */
+function mainAreaOpener<T extends WorkbenchPanel>(
+  app: JupyterFrontEnd,
+  id: string,
+  create: () => T
+): () => T {
+  let panel: T | null = null;
+  return () => {
+    if (!panel || panel.isDisposed) {
+      panel = create();
+      panel.id = id;
+      panel.title.closable = true;
+    }
+    if (!panel.isAttached) {
+      app.shell.add(panel, 'main');
+    }
+    void panel.refresh();
+    app.shell.activateById(panel.id);
+    return panel;
+  };
 }
 
 const coursesPlugin: JupyterFrontEndPlugin<void> = {
@@ -58,7 +97,63 @@ const coursesPlugin: JupyterFrontEndPlugin<void> = {
       category: 'Workbench'
     });
 
-    void app.restored.then(() => panel.refresh());
+    void app.restored.then(async () => {
+      await panel.refresh();
+      let role = '';
+      try {
+        role = (await api.me()).role;
+      } catch {
+        return; // the panel already shows why the server did not answer
+      }
+      if (role !== 'instructor') {
+        return;
+      }
+      for (const [command, label, title] of INSTRUCTOR_ACTIONS) {
+        if (app.commands.hasCommand(command)) {
+          panel.addAction(label, title, () => {
+            void app.commands.execute(command);
+          });
+        }
+      }
+    });
+  }
+};
+
+const devicesPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'aicc-workbench:devices',
+  description:
+    'The instructor Devices panel: leases, inventory, usage, release.',
+  autoStart: true,
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+    const api = new WorkbenchAPI(app.serviceManager.serverSettings);
+    let instructor = false;
+    const open = mainAreaOpener(app, 'aicc-workbench-devices', () => {
+      const panel = new DevicesPanel(api);
+      panel.title.icon = devicesIcon;
+      return panel;
+    });
+    app.commands.addCommand(CommandIDs.openDevices, {
+      label: 'Show Workbench Devices',
+      caption: 'Who holds which device, usage, and releasing leases',
+      icon: devicesIcon,
+      isVisible: () => instructor,
+      execute: () => {
+        open();
+      }
+    });
+    void api
+      .me()
+      .then(me => {
+        instructor = me.role === 'instructor';
+        if (instructor) {
+          palette?.addItem({
+            command: CommandIDs.openDevices,
+            category: 'Workbench'
+          });
+        }
+      })
+      .catch(() => undefined);
   }
 };
 
@@ -85,4 +180,102 @@ const deviceStatusPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [coursesPlugin, deviceStatusPlugin];
+const gradebookPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'aicc-workbench:gradebook',
+  description:
+    'The instructor Gradebook: students × tasks, manual points, autograde.',
+  autoStart: true,
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+    const api = new WorkbenchAPI(app.serviceManager.serverSettings);
+    let instructor = false;
+    const open = mainAreaOpener(app, 'aicc-workbench-gradebook', () => {
+      const panel = new GradebookPanel(api);
+      panel.title.icon = gradebookIcon;
+      return panel;
+    });
+    app.commands.addCommand(CommandIDs.openGradebook, {
+      label: 'Show Workbench Gradebook',
+      caption: 'Students × tasks of a lab; manual points; autograde',
+      icon: gradebookIcon,
+      isVisible: () => instructor,
+      execute: () => {
+        open();
+      }
+    });
+    void api
+      .me()
+      .then(me => {
+        instructor = me.role === 'instructor';
+        if (instructor) {
+          palette?.addItem({
+            command: CommandIDs.openGradebook,
+            category: 'Workbench'
+          });
+        }
+      })
+      .catch(() => undefined);
+  }
+};
+
+const feedbackPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'aicc-workbench:feedback',
+  description:
+    'The Submit button of lab notebooks and the Feedback panel of students.',
+  autoStart: true,
+  optional: [ILayoutRestorer, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    palette: ICommandPalette | null
+  ) => {
+    const api = new WorkbenchAPI(app.serviceManager.serverSettings);
+    const panel = new FeedbackPanel(api);
+    panel.id = 'aicc-workbench-feedback';
+    panel.title.icon = feedbackIcon;
+    const show = () => {
+      if (!panel.isAttached) {
+        app.shell.add(panel, 'left', { rank: 151 });
+      }
+      app.shell.activateById(panel.id);
+      void panel.refresh();
+    };
+    app.commands.addCommand(CommandIDs.openFeedback, {
+      label: 'Show Workbench Feedback',
+      caption: 'Your submissions, their scores and messages',
+      icon: feedbackIcon,
+      execute: show
+    });
+    palette?.addItem({
+      command: CommandIDs.openFeedback,
+      category: 'Workbench'
+    });
+
+    app.docRegistry.addWidgetExtension(
+      'Notebook',
+      new SubmitButtonExtension(api, () => {
+        void app.commands.execute(CommandIDs.openFeedback);
+      })
+    );
+
+    // Students get the panel as a side-bar tab from the start.
+    void api
+      .me()
+      .then(me => {
+        if (me.role === 'student' && !panel.isAttached) {
+          app.shell.add(panel, 'left', { rank: 151 });
+          restorer?.add(panel, panel.id);
+          void app.restored.then(() => panel.refresh());
+        }
+      })
+      .catch(() => undefined);
+  }
+};
+
+export default [
+  coursesPlugin,
+  deviceStatusPlugin,
+  devicesPlugin,
+  gradebookPlugin,
+  feedbackPlugin
+];

@@ -16,9 +16,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,18 +66,7 @@ def _free_port() -> int:
 
 
 def _run_cli(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"`workbench {' '.join(args)}` failed with exit code {result.returncode}:\n{result.stdout}\n{result.stderr}"
-        )
+    run_cli(env, *args)
 
 
 def _prepend_path(env: dict[str, str], name: str, path: Path) -> None:
@@ -136,22 +127,56 @@ def artifacts_dir() -> Path:
     return ARTIFACTS
 
 
+def _ensure_provisioner_entry_point(env: dict[str, str], site: Path) -> None:
+    """Make `workbench-provisioner` resolvable even when the editable install's metadata
+    predates its entry point (then `pip install -e .` is due; the tests need not wait for it)."""
+    from importlib.metadata import entry_points
+
+    if any(e.name == "workbench-provisioner" for e in entry_points(group="jupyter_client.kernel_provisioners")):
+        return
+    info = site / "aicc_workbench_e2e_shim-0.0.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: aicc-workbench-e2e-shim\nVersion: 0.0.0\n")
+    (info / "entry_points.txt").write_text(
+        "[jupyter_client.kernel_provisioners]\n"
+        "workbench-provisioner = workbench.devices.provisioner:WorkbenchProvisioner\n"
+    )
+    _prepend_path(env, "PYTHONPATH", site)
+
+
 @pytest.fixture(scope="session")
-def lab_server(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) -> Iterator[LabServer]:
-    """JupyterLab with the workbench server extension and the sample course registered."""
+def lab_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment both servers share: one store with the sample course, one inventory
+    (four CPU slots), one data directory for stored submissions."""
     tmp = tmp_path_factory.mktemp("lab")
-    root = tmp / "root"
-    root.mkdir()
     env = _server_env(tmp)
+    inventory = tmp / "inventory.yaml"
+    inventory.write_text(
+        "devices:\n  - {kind: cpu, slots: 4}\npolicy:\n  default: {max_session_hours: 2}\n"
+    )
+    env.update(WORKBENCH_INVENTORY=str(inventory), WORKBENCH_DATA_DIR=str(tmp / "workbench-data"))
+    # The device kernelspecs (workbench-cpu selects the workbench provisioner).
+    kernels = tmp / "jupyter-path" / "kernels"
+    kernels.mkdir(parents=True, exist_ok=True)
+    for spec in (REPO / "workbench" / "devices" / "kernelspecs").iterdir():
+        (kernels / spec.name).symlink_to(spec, target_is_directory=True)
+    _ensure_provisioner_entry_point(env, tmp / "entry-points")
+    if str(tmp / "jupyter-path") not in env.get("JUPYTER_PATH", "").split(os.pathsep):
+        _prepend_path(env, "JUPYTER_PATH", tmp / "jupyter-path")
     _run_cli(env, "db", "upgrade")
     _run_cli(env, "course", "add", str(REPO / "curricula" / "intro"))
+    return env
 
+
+@contextmanager
+def _serve(env: dict[str, str], root: Path, log_path: Path, *extra: str) -> Iterator[LabServer]:
+    root.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     server = LabServer(
         base_url=f"http://127.0.0.1:{port}/",
         token=secrets.token_hex(16),
         root_dir=root,
-        log_path=artifacts_dir / "jupyter-server.log",
+        log_path=log_path,
     )
     command = [
         sys.executable, "-m", "jupyter", "lab",
@@ -165,6 +190,7 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) ->
         '--ServerApp.jpserver_extensions={"workbench.server": True}',
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *extra,
     ]  # fmt: skip
     with server.log_path.open("wb") as log:
         proc = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
@@ -178,6 +204,46 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path) ->
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def lab_server(
+    lab_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path
+) -> Iterator[LabServer]:
+    """JupyterLab with the workbench server extension; the user is an instructor (a personal
+    server's default role)."""
+    root = tmp_path_factory.mktemp("instructor-root")
+    with _serve(lab_env, root, artifacts_dir / "jupyter-server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def student_server(
+    lab_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory, artifacts_dir: Path
+) -> Iterator[LabServer]:
+    """A second JupyterLab on the same store whose user is a student (as under JupyterHub)."""
+    root = tmp_path_factory.mktemp("student-root")
+    with _serve(
+        lab_env, root, artifacts_dir / "jupyter-server-student.log", "--Workbench.default_role=student"
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def workbench_cli(lab_env: dict[str, str]) -> Callable[..., str]:
+    """`workbench_cli("sessions", "list", "--json")`: the CLI against the test store."""
+    return lambda *args: run_cli(lab_env, *args)
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    """Run the workbench CLI against the test store; returns its standard output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if result.returncode != 0:
+        pytest.fail(f"`workbench {' '.join(args)}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result.stdout
 
 
 @pytest.fixture(scope="session")
@@ -196,18 +262,32 @@ def chromium() -> Iterator[object]:
 
 
 @pytest.fixture
-def lab_page(chromium: object, lab_server: LabServer) -> Iterator[object]:
-    """A fresh browser page; uncaught page errors fail the test."""
+def new_page(chromium: object) -> Iterator[Callable[[], object]]:
+    """Open fresh browser pages (one context each: a user of its own); uncaught page errors
+    in any of them fail the test."""
     from playwright.sync_api import Browser
 
     assert isinstance(chromium, Browser)
-    context = chromium.new_context(viewport={"width": 1400, "height": 860})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    contexts: list[Any] = []
+
+    def make() -> object:
+        context = chromium.new_context(viewport={"width": 1400, "height": 860})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        return page
+
     try:
-        yield page
+        yield make
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def lab_page(new_page: Callable[[], object], lab_server: LabServer) -> object:
+    """A fresh browser page; uncaught page errors fail the test."""
+    return new_page()

@@ -10,28 +10,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.ui import APP_TIMEOUT_MS, open_courses_panel, open_lab
+
 pytestmark = pytest.mark.e2e
 
 # lab_server is conftest.LabServer (conftest modules cannot be imported by name).
 
-# The first JupyterLab load on a 2-core machine takes ~20 s.
-APP_TIMEOUT_MS = 90_000
 # ServerConnection appends a cache-busting query string.
 COURSES_API = re.compile(r".*/workbench/api/v1/courses(\?.*)?$")
-
-
-def open_lab(page: Page, server: Any) -> None:
-    # `reset` starts from an empty workspace, whatever an earlier test left open.
-    page.goto(server.url("lab", reset=""))
-    expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=APP_TIMEOUT_MS)
-
-
-def open_courses_panel(page: Page) -> None:
-    tab = page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="aicc-workbench-courses"]')
-    expect(tab).to_be_visible(timeout=APP_TIMEOUT_MS)
-    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
-        tab.click()
-    expect(page.locator("#aicc-workbench-courses")).to_be_visible()
 
 
 def test_student_opens_a_lab_from_the_courses_panel(lab_page: Page, lab_server: Any, artifacts_dir: Path) -> None:
@@ -58,9 +44,11 @@ def test_student_opens_a_lab_from_the_courses_panel(lab_page: Page, lab_server: 
     expect(current_tab.locator(".lm-TabBar-tabLabel")).to_have_text("hello.ipynb")
     expect(notebook.locator(".jp-Cell").first).to_be_visible()
 
-    # The status bar shows the kernel's device once the kernel is up.
-    expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=APP_TIMEOUT_MS)
-    expect(page.locator(".jp-WorkbenchDeviceStatus")).to_have_text("CPU", timeout=APP_TIMEOUT_MS)
+    # The lab asks for a CPU session: its kernel runs on a leased CPU slot, shown in the status bar.
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("Python 3 (CPU) | Idle", timeout=APP_TIMEOUT_MS)
+    expect(page.locator(".jp-WorkbenchDeviceStatus")).to_have_text(
+        re.compile(r"^CPU \d+ · [12] h \d+ min left$"), timeout=APP_TIMEOUT_MS
+    )
     expect(panel.locator(".jp-WorkbenchCourses-error")).to_have_count(0)
     page.screenshot(path=str(artifacts_dir / "lab-opened.png"))
 

@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _public(lease: dict) -> dict:
     """The contract's fields, datetimes as ISO 8601 strings."""
     keep = ("lease", "holder", "course", "kind", "devices", "state", "deadline", "started", "ended",
-            "reason", "queue_position")
+            "reason", "queue_position", "backend", "backend_ref")
     return {k: (lease[k].isoformat() if hasattr(lease[k], "isoformat") else lease[k])
             for k in keep if k in lease}
 

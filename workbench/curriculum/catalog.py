@@ -100,3 +100,12 @@ def lab_notebook(store: Store, course_id: str, lab_id: str) -> Path:
             "run `workbench course add` again with the course's new location"
         )
     return path
+
+
+def get_course_path(store: Store, course_id: str) -> str:
+    """Where the course directory was added from (for its data/ folder)."""
+    with store.session() as session:
+        row = session.get(m.Course, course_id)
+        if row is None:
+            raise NotFoundError(f"no course '{course_id}'; `workbench course list` shows the courses")
+        return row.path

@@ -16,6 +16,8 @@ HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 ANSWER_STUB = "YOUR ANSWER HERE"
+CHECK_MARKER = "# workbench: check"
+CHECK_STUB = "# Checked by the grader outside your kernel (workbench check); nothing to run here."
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict[str, Any]:
@@ -43,6 +45,41 @@ def grade_id(cell: NotebookNode) -> str | None:
 
 def points(cell: NotebookNode) -> float:
     return float(nbgrader_meta(cell).get("points", 0) or 0) if is_graded(cell) else 0.0
+
+
+def is_check(cell: NotebookNode) -> bool:
+    """A native check cell: judged in the grader process, never shown to or run by the student."""
+    return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECK_MARKER)
+
+
+def notebook_problems(nb: NotebookNode) -> tuple[list[tuple[int, str]], float]:
+    """Grade-id, points and marker problems of a source notebook as (1-based cell, message), and its
+    total points. One function so the course loader and ``workbench release`` can never disagree."""
+    problems: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    total = 0.0
+    for index, cell in enumerate(nb.cells, start=1):
+        meta = nbgrader_meta(cell)
+        gid = grade_id(cell)
+        if (meta.get("grade") or meta.get("solution") or meta.get("locked") or meta.get("task")) and gid is None:
+            problems.append((index, "graded/solution/locked cell has no grade_id; set "
+                                    "metadata.nbgrader.grade_id to a unique name"))
+        if gid is not None:
+            if gid in seen:
+                problems.append((index, f"grade_id '{gid}' is already used by cell {seen[gid]}; "
+                                        "grade ids must be unique"))
+            seen.setdefault(gid, index)
+        if meta.get("grade") or meta.get("task"):  # nbgrader task cells carry points too
+            raw = meta.get("points", 0)
+            if "points" not in meta and not meta.get("solution"):
+                problems.append((index, f"graded or task cell '{gid}' has no points; set metadata.nbgrader.points"))
+            elif not isinstance(raw, (int, float)) or isinstance(raw, bool) or raw < 0:
+                problems.append((index, f"points must be a number ≥ 0, not {raw!r}"))
+            else:
+                total += float(raw)
+        if (marker := unbalanced_markers(cell.source)) is not None:
+            problems.append((index, marker))
+    return problems, total
 
 
 def unbalanced_markers(source: str) -> str | None:

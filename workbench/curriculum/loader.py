@@ -46,12 +46,12 @@ def _lines(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
         found[path] = n.start_mark.line + 1
         if isinstance(n, yaml.MappingNode):
             for key, value in n.value:
-                found[(*path, key.value)] = key.start_mark.line + 1
-                walk(value, (*path, key.value))
-                found[(*path, key.value)] = key.start_mark.line + 1
+                key_path = path + (key.value,)
+                walk(value, key_path)
+                found[key_path] = key.start_mark.line + 1  # a key's problems point at the key
         elif isinstance(n, yaml.SequenceNode):
             for i, item in enumerate(n.value):
-                walk(item, (*path, i))
+                walk(item, path + (i,))
 
     if node is not None:
         walk(node, ())
@@ -131,33 +131,9 @@ def validate_notebook(path: Path, problems: _Problems) -> float | None:
     if nb.get("nbformat") != 4:
         problems.add(None, "notebook format must be 4; open and save it with JupyterLab 4", path)
         return None
-    seen: dict[str, int] = {}
-    total = 0.0
-    for index, cell in enumerate(nb.cells):
-        where = f"cell {index + 1}"
-        meta = cells.nbgrader_meta(cell)
-        needs_id = meta.get("grade") or meta.get("solution") or meta.get("locked")
-        gid = cells.grade_id(cell)
-        if needs_id and gid is None:
-            problems.add(
-                None, f"{where}: graded/solution/locked cell has no grade_id; set "
-                "metadata.nbgrader.grade_id to a unique name", path,
-            )
-        if gid is not None:
-            if gid in seen:
-                problems.add(
-                    None, f"{where}: grade_id '{gid}' is already used by cell {seen[gid]}; "
-                    "grade ids must be unique", path,
-                )
-            seen.setdefault(gid, index + 1)
-        if meta.get("grade"):
-            raw_points = meta.get("points", 0)
-            if not isinstance(raw_points, (int, float)) or isinstance(raw_points, bool) or raw_points < 0:
-                problems.add(None, f"{where}: points must be a number ≥ 0, not {raw_points!r}", path)
-            else:
-                total += float(raw_points)
-        if (marker := cells.unbalanced_markers(cell.source)) is not None:
-            problems.add(None, f"{where}: {marker}", path)
+    found, total = cells.notebook_problems(nb)
+    for index, message in found:
+        problems.add(None, f"cell {index}: {message}", path)
     return total
 
 

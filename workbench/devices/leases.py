@@ -4,27 +4,30 @@
 time, so the decision sees every other grant); on PostgreSQL free device rows are taken with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` and a per-holder advisory lock serialises that holder's quota
 check. Every transaction first reclaims leases whose heartbeat deadline has passed, so a dead
-kernel's devices come back on the next touch even if no sweep runs.
+kernel's devices come back on the next touch even if no sweep runs. The decisions run the
+prebuilt Core statements of ``lease_sql`` (one index probe each), not ORM objects.
 """
 
 from __future__ import annotations
 
 import time
 import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from workbench.devices import inventory, policy
+from workbench.devices import lease_sql as sql
+from workbench.devices.lease_sql import OPEN
 from workbench.devices.policy import DevicesBusy, LeaseNotFound, NoSuchDevices, Policy, QuotaExceeded
 from workbench.store import Store
 from workbench.store.leases_models import DeviceSlot, Lease
 from workbench.store.models import utcnow
-
-OPEN = ("live", "queued")
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,14 @@ class Request:
         return f"{self.kind}:{self.count}"
 
 
-def lease_dict(row: Lease, position: int | None = None) -> dict[str, Any]:
-    """The lease as the CLI and REST API show it."""
-    data = {"lease": row.id, "holder": row.holder, "course": row.course, "kernel_id": row.kernel_id,
-            "kind": row.kind, "devices": row.devices, "state": row.state, "deadline": row.deadline,
-            "started": row.started, "ended": row.ended, "reason": row.reason or None}
-    if row.state == "queued":
+def lease_dict(lease: Lease | Mapping[str, Any], position: int | None = None) -> dict[str, Any]:
+    """The lease (an ORM row, or its columns as a mapping) as the CLI and REST API show it."""
+    row = sql.lease_values(lease)
+    data = {"lease": row["id"], "holder": row["holder"], "course": row["course"], "kernel_id": row["kernel_id"],
+            "kind": row["kind"], "devices": row["devices"], "state": row["state"], "deadline": row["deadline"],
+            "started": row["started"], "ended": row["ended"], "reason": row["reason"] or None,
+            "backend": row["backend"], "backend_ref": row["backend_ref"], "max_end": row["max_end"]}
+    if row["state"] == "queued":
         data["queue_position"] = position
     return data
 
@@ -60,6 +65,7 @@ class LeaseManager:
     def __init__(self, store: Store, devices: list[inventory.Device], rules: Policy | None = None) -> None:
         self.store = store
         self.devices = devices
+        self._totals = Counter(d.kind for d in devices)  # asked on every decision
         self.policy = rules or Policy()
         self._synced = False
 
@@ -115,18 +121,19 @@ class LeaseManager:
         raise DevicesBusy(message, position)
 
     def _total(self, kind: str) -> int:
-        return sum(d.kind == kind for d in self.devices)
+        return self._totals[kind]
 
     def _attempt(self, s: Session, holder: str, requests: list[Request], course: str | None,
                  kernel_id: str | None, ttl: float, queued_id: int | None, may_queue: bool) -> dict[str, Any]:
-        if self.store.kind == "postgresql":
-            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(holder.encode())})
-        self._reclaim(s)
+        conn, pg = s.connection(), self.store.kind == "postgresql"
+        if pg:
+            conn.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(holder.encode())})
         now = utcnow()
-        mine = s.get(Lease, queued_id) if queued_id else None
-        if mine is not None and mine.state != "queued":  # reclaimed while we slept: start over
-            mine = None
+        sql.reclaim(conn, now, pg)
+        found = sql.LEASE_BY_ID.run(conn, {"lid": queued_id}) if queued_id else []
+        mine = found[0] if found and found[0]["state"] == "queued" else None  # else reclaimed while we slept
         quota = self.policy.quota_for(course)
+        usage = _HolderUsage(conn, holder, course, quota, now)  # read once, whatever the fallbacks
         refusals: list[policy.LeaseRefused] = []
         busy: tuple[Request, int] | None = None
         for req in requests:
@@ -134,17 +141,18 @@ class LeaseManager:
             if total < req.count:
                 refusals.append(NoSuchDevices(policy.none_message(req.kind, total, req.count)))
                 continue
-            over = self._quota_problem(s, holder, course, quota, req, now)
+            over = usage.problem(req)
             if over:
                 refusals.append(QuotaExceeded(over))
                 continue
-            ahead, demand = self._ahead(s, req.kind, holder, mine, now)
-            free = s.scalar(select(func.count()).select_from(DeviceSlot).where(
-                DeviceSlot.kind == req.kind, DeviceSlot.enabled, DeviceSlot.lease_id.is_(None))) or 0
-            if free - demand >= req.count:
-                slots = self._lock_free(s, req)
+            ahead, demand = self._ahead(conn, req.kind, holder, mine, now)
+            # With nobody queued ahead (and one writer at a time on SQLite), "enough free" is "the
+            # first ``count`` free rows exist"; otherwise count them, then lock (SKIP LOCKED on PG).
+            where = {"kind": req.kind, "n": req.count}
+            if (demand == 0 and not pg) or sql.COUNT_FREE.run(conn, where)[0]["free"] - demand >= req.count:
+                slots = (sql.FIRST_FREE_PG if pg else sql.FIRST_FREE).run(conn, where)
                 if len(slots) == req.count:
-                    return self._grant(s, mine, slots, holder, req, requests, course, kernel_id, ttl, quota)
+                    return self._grant(conn, mine, slots, holder, req, requests, course, kernel_id, ttl, quota)
             if busy is None:
                 busy = (req, ahead + 1)
         if busy is None:
@@ -154,179 +162,180 @@ class LeaseManager:
         if not may_queue:
             raise DevicesBusy(policy.busy_message(req.kind, self._total(req.kind), position), position)
         now = utcnow()
-        if mine is None:
-            mine = Lease(holder=holder, course=course, kernel_id=kernel_id, kind=req.kind, count=req.count,
-                         request=[str(r) for r in requests], devices=[], state="queued", requested=now,
-                         deadline=now, ttl_s=ttl, reason="", backend="local")
-            s.add(mine)
-        mine.kind, mine.count, mine.deadline = req.kind, req.count, now + timedelta(seconds=ttl)
-        s.flush()
-        return lease_dict(mine, position)
+        values = {"kind": req.kind, "count": req.count, "deadline": now + timedelta(seconds=ttl)}
+        return lease_dict(self._save(conn, mine, values, holder, requests, course, kernel_id, ttl, now,
+                                     state="queued"), position)
 
-    def _lock_free(self, s: Session, req: Request) -> list[DeviceSlot]:
-        query = (select(DeviceSlot).where(DeviceSlot.kind == req.kind, DeviceSlot.enabled,
-                                          DeviceSlot.lease_id.is_(None))
-                 .order_by(DeviceSlot.id).limit(req.count))
-        if self.store.kind == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return list(s.scalars(query))
+    def _save(self, conn: Connection, mine: Mapping[str, Any] | None, values: dict[str, Any], holder: str,
+              requests: list[Request], course: str | None, kernel_id: str | None, ttl: float, now: datetime,
+              state: str) -> dict[str, Any]:
+        """Update the caller's queued row with ``values``, or insert a new lease row; returns its columns."""
+        if mine is not None:
+            conn.execute(sql.UPDATE_LEASE, {"lid": mine["id"], **values})
+            return {**mine, **values}
+        row = {"holder": holder, "course": course, "kernel_id": kernel_id, "kind": values["kind"],
+               "count": values["count"], "request": [str(r) for r in requests], "devices": [], "state": state,
+               "requested": now, "started": None, "deadline": now, "max_end": None, "ended": None,
+               "last_activity": None, "ttl_s": ttl, "reason": "", "backend": "local", "backend_ref": None,
+               **values}
+        [key] = sql.INSERT_LEASE.run(conn, row)
+        return {**key, **row}
 
-    def _grant(self, s: Session, mine: Lease | None, slots: list[DeviceSlot], holder: str, req: Request,
-               requests: list[Request], course: str | None, kernel_id: str | None, ttl: float,
+    def _grant(self, conn: Connection, mine: Mapping[str, Any] | None, slots: Sequence[Any], holder: str,
+               req: Request, requests: list[Request], course: str | None, kernel_id: str | None, ttl: float,
                quota: policy.Quota) -> dict[str, Any]:
         now = utcnow()  # after the slot locks: later than the commit that freed them
         max_end = now + timedelta(hours=quota.max_session_hours) if quota.max_session_hours else None
         deadline = now + timedelta(seconds=ttl)
-        if mine is None:
-            mine = Lease(holder=holder, course=course, kernel_id=kernel_id,
-                         request=[str(r) for r in requests], requested=now, ttl_s=ttl,
-                         reason="", backend="local")
-            s.add(mine)
-        ordered = sorted(slots, key=lambda d: (len(d.ident), d.ident))
-        mine.kind, mine.count, mine.state, mine.started = req.kind, req.count, "live", now
-        mine.devices = [{"kind": d.kind, "id": d.ident} for d in ordered]
-        mine.deadline = min(deadline, max_end) if max_end else deadline
-        mine.max_end, mine.last_activity = max_end, now
-        s.flush()
-        for slot in slots:
-            slot.lease_id = mine.id
-        return lease_dict(mine)
+        ordered = sorted(slots, key=lambda d: (len(d["ident"]), d["ident"]))
+        values = {"kind": req.kind, "count": req.count, "state": "live", "started": now,
+                  "devices": [{"kind": req.kind, "id": d["ident"]} for d in ordered],
+                  "deadline": min(deadline, max_end) if max_end else deadline, "max_end": max_end,
+                  "last_activity": now}
+        row = self._save(conn, mine, values, holder, requests, course, kernel_id, ttl, now, state="live")
+        sql.TAKE_SLOT.run(conn, [{"lid": row["id"], "slot": d["id"]} for d in slots])
+        return lease_dict(row)
 
     def _quota_problem(self, s: Session, holder: str, course: str | None, quota: policy.Quota,
                        req: Request, now: datetime) -> str | None:
-        if quota.concurrent_devices is not None:
-            live = list(s.scalars(select(Lease).where(Lease.holder == holder, Lease.state == "live")))
-            held = sum(r.count for r in live)
-            if held + req.count > quota.concurrent_devices:
-                return policy.concurrent_message(holder, course, quota, held, [r.id for r in live], req.count)
-        if quota.device_hours is not None and req.kind in quota.metered:
-            start, _ = policy.period_bounds(quota.period, now)
-            used = self._used_seconds(s, holder, course, quota.metered, start, now)
-            if used >= quota.device_hours * 3600:
-                return policy.hours_message(holder, course, quota, used, now)
-        return None
+        return _HolderUsage(s.connection(), holder, course, quota, now).problem(req)
 
-    def _used_seconds(self, s: Session, holder: str, course: str | None, kinds: tuple[str, ...],
-                      start: datetime | None, now: datetime) -> float:
-        query = select(Lease).where(Lease.holder == holder, Lease.kind.in_(kinds), Lease.started.is_not(None))
-        if course:
-            query = query.where(Lease.course == course)
-        if start is not None:
-            query = query.where((Lease.ended.is_(None)) | (Lease.ended > start))
-        return sum(_seconds(r, now, start) for r in s.scalars(query))
-
-    def _ahead(self, s: Session, kind: str, holder: str, mine: Lease | None,
+    def _ahead(self, s: Session | Connection, kind: str, holder: str, mine: Mapping[str, Any] | None,
                now: datetime) -> tuple[int, int]:
         """Queued requests that go before this one: (how many, how many devices they want)."""
-        others = [r for r in s.scalars(select(Lease).where(Lease.state == "queued", Lease.kind == kind))
-                  if mine is None or r.id != mine.id]
+        conn = s.connection() if isinstance(s, Session) else s
+        queued = sql.QUEUED_OF_KIND.run(conn, {"kind": kind})
+        others = [r for r in queued if mine is None or r["id"] != mine["id"]]
         if not others:
             return 0, 0
-        decayed = self.decayed_usage(s, {r.holder for r in others} | {holder}, now)
-        key = (decayed.get(holder, 0.0), mine.requested if mine else now)
-        ahead = [r for r in others if (decayed.get(r.holder, 0.0), r.requested) < key]
-        return len(ahead), sum(r.count for r in ahead)
+        decayed = self.decayed_usage(s, {r["holder"] for r in others} | {holder}, now)
+        key = (decayed.get(holder, 0.0), mine["requested"] if mine else now)
+        ahead = [r for r in others if (decayed.get(r["holder"], 0.0), r["requested"]) < key]
+        return len(ahead), sum(r["count"] for r in ahead)
 
-    def decayed_usage(self, s: Session, holders: set[str], now: datetime) -> dict[str, float]:
+    def decayed_usage(self, s: Session | Connection, holders: set[str], now: datetime) -> dict[str, float]:
         """Recent device-seconds per holder, halved every ``half_life_hours`` (Slurm's fair-share idea)."""
         half = self.policy.half_life_hours * 3600
         since = now - timedelta(seconds=half * 6)
-        rows = s.scalars(select(Lease).where(Lease.holder.in_(holders), Lease.started.is_not(None),
-                                             (Lease.ended.is_(None)) | (Lease.ended > since)))
+        rows = s.execute(select(sql.L.holder, sql.L.started, sql.L.ended, sql.L.count).where(
+            sql.L.holder.in_(holders), sql.L.started.is_not(None),
+            (sql.L.ended.is_(None)) | (sql.L.ended > since)))
         usage: dict[str, float] = {}
         for r in rows:
             age = (now - (r.ended or now)).total_seconds()
             usage[r.holder] = usage.get(r.holder, 0.0) + _seconds(r, now) * 0.5 ** (age / half)
         return usage
 
+    # --- backends that place devices themselves (Slurm, later Kubernetes) ----------------------
+    def admit(self, holder: str, req: Request, requests: list[Request], *, backend: str,
+              course: str | None = None, kernel_id: str | None = None, ttl: float | None = None,
+              wait: float = 0.0) -> dict[str, Any]:
+        """Quota checks and a queued row; the backend's scheduler then decides placement (see ``placed``)."""
+        ttl = ttl or self.policy.heartbeat_s
+
+        def work(s: Session) -> dict[str, Any]:
+            if self.store.kind == "postgresql":
+                s.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(holder.encode())})
+            self._reclaim(s)
+            now = utcnow()
+            over = self._quota_problem(s, holder, course, self.policy.quota_for(course), req, now)
+            if over:
+                raise QuotaExceeded(over)
+            values = {"kind": req.kind, "count": req.count, "deadline": now + timedelta(seconds=ttl + wait),
+                      "backend": backend}
+            return lease_dict(self._save(s.connection(), None, values, holder, requests, course, kernel_id,
+                                         ttl, now, state="queued"))
+        return self.store.write(work)
+
+    def placed(self, lease_id: int, devices: list[dict[str, str]], ref: str) -> dict[str, Any]:
+        """The backend granted the lease: live on ``devices``, tied to ``ref`` (e.g. the Slurm job id)."""
+        def work(s: Session) -> dict[str, Any]:
+            row = s.get(Lease, lease_id)
+            if row is None or row.state != "queued":
+                raise LeaseNotFound(f"lease {lease_id} is no longer waiting for placement; request again")
+            now = utcnow()
+            hours = self.policy.quota_for(row.course).max_session_hours
+            row.max_end = now + timedelta(hours=hours) if hours else None
+            deadline = now + timedelta(seconds=row.ttl_s)
+            row.state, row.started, row.last_activity, row.devices, row.backend_ref = "live", now, now, devices, ref
+            row.deadline = min(deadline, row.max_end) if row.max_end else deadline
+            return lease_dict(row)
+        return self.store.write(work)
+
     # --- renew, release, reclaim -------------------------------------------------------------
     def renew(self, lease_id: int, activity: datetime | None = None) -> dict[str, Any]:
         """Heartbeat: push the deadline out (never past the session-length limit)."""
         def work(s: Session) -> dict[str, Any]:
-            self._reclaim(s)
-            row = s.get(Lease, lease_id)
-            if row is None:
-                raise LeaseNotFound(f"no lease {lease_id}; `workbench sessions list --all` shows them")
-            if row.state in OPEN:
+            conn = self._reclaim(s)
+            row = self._row(conn, lease_id)
+            if row["state"] in OPEN:
                 now = utcnow()
-                deadline = now + timedelta(seconds=row.ttl_s)
-                row.deadline = min(deadline, row.max_end) if row.max_end else deadline
-                if activity is not None:
-                    row.last_activity = activity
+                deadline = now + timedelta(seconds=row["ttl_s"])
+                row["deadline"] = min(deadline, row["max_end"]) if row["max_end"] else deadline
+                if activity is None:
+                    sql.RENEW.run(conn, {"lid": lease_id, "new_deadline": row["deadline"]})
+                else:
+                    row["last_activity"] = activity
+                    sql.RENEW_ACTIVE.run(conn, {"lid": lease_id, "new_deadline": row["deadline"],
+                                                "new_activity": activity})
             return lease_dict(row)
         return self.store.write(work)
 
     def release(self, lease_id: int, reason: str = "released") -> dict[str, Any]:
         """End a lease and free its devices; releasing an ended lease changes nothing."""
         def work(s: Session) -> dict[str, Any]:
-            row = s.get(Lease, lease_id)
-            if row is None:
-                raise LeaseNotFound(f"no lease {lease_id}; `workbench sessions list --all` shows them")
-            if row.state in OPEN:
-                self._end(s, [row], "ended", reason)
+            conn = s.connection()
+            row = self._row(conn, lease_id)
+            if row["state"] in OPEN:
+                [row] = sql.end(conn, [{**row, "state": "ended", "reason": reason}], utcnow())
             return lease_dict(row)
         return self.store.write(work)
 
     def sweep(self, idle: dict[int, datetime] | None = None) -> list[dict[str, Any]]:
         """Reclaim expired leases, and leases idle past their course's limit; returns what was reclaimed."""
         def work(s: Session) -> list[dict[str, Any]]:
-            done = self._reclaim(s)
-            now = utcnow()
+            conn, now = s.connection(), utcnow()
+            done = sql.reclaim(conn, now, self.store.kind == "postgresql")
             if idle:
-                for row in s.scalars(select(Lease).where(Lease.id.in_(list(idle)), Lease.state == "live")):
-                    limit = self.policy.quota_for(row.course).idle_minutes
-                    if limit is not None and now - idle[row.id] >= timedelta(minutes=limit):
-                        self._end(s, [row], "reclaimed", policy.idle_reason(limit))
-                        done.append(row)
+                rows = conn.execute(select(sql.LEASES).where(sql.L.id.in_(list(idle)), sql.L.state == "live"))
+                for row in rows.mappings().all():
+                    limit = self.policy.quota_for(row["course"]).idle_minutes
+                    if limit is not None and now - idle[row["id"]] >= timedelta(minutes=limit):
+                        change = {**row, "state": "reclaimed", "reason": policy.idle_reason(limit)}
+                        done += sql.end(conn, [change], utcnow())
             return [lease_dict(r) for r in done]
         return self.store.write(work)
 
-    def _reclaim(self, s: Session) -> list[Lease]:
-        now = utcnow()
-        query = select(Lease).where(Lease.state.in_(OPEN), Lease.deadline < now)
-        if self.store.kind == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        expired = list(s.scalars(query))
-        for row in expired:
-            length = row.max_end is not None and row.deadline >= row.max_end
-            reason = (policy.length_reason((row.max_end - row.started).total_seconds() / 3600)
-                      if length and row.max_end and row.started else policy.heartbeat_reason(row.ttl_s))
-            self._end(s, [row], "reclaimed" if row.state == "live" else "ended", reason, at=row.deadline)
-        return expired
+    def _reclaim(self, s: Session) -> Connection:
+        """End the leases past their deadline; returns the transaction's connection for what follows."""
+        conn = s.connection()
+        sql.reclaim(conn, utcnow(), self.store.kind == "postgresql")
+        return conn
 
-    def _end(self, s: Session, rows: list[Lease], state: str, reason: str,
-             at: datetime | None = None) -> None:
-        now = utcnow()
-        for row in rows:
-            row.ended = min(at, now) if at and row.started else now
-            if row.started and row.ended < row.started:
-                row.ended = row.started
-            row.state, row.reason = state, reason
-        ids = [r.id for r in rows]
-        s.execute(update(DeviceSlot).where(DeviceSlot.lease_id.in_(ids)).values(lease_id=None))
+    def _row(self, conn: Connection, lease_id: int) -> dict[str, Any]:
+        found = sql.LEASE_BY_ID.run(conn, {"lid": lease_id})
+        if not found:
+            raise LeaseNotFound(f"no lease {lease_id}; `workbench sessions list --all` shows them")
+        return found[0]
 
     # --- reading -----------------------------------------------------------------------------
     def get(self, lease_id: int) -> dict[str, Any]:
         with self.store.session() as s:
-            row = s.get(Lease, lease_id)
-            if row is None:
-                raise LeaseNotFound(f"no lease {lease_id}; `workbench sessions list --all` shows them")
-            return lease_dict(row)
+            return lease_dict(self._row(s.connection(), lease_id))
 
     def list_leases(self, *, all: bool = False, holder: str | None = None) -> list[dict[str, Any]]:
         self.store.write(self._reclaim)
         with self.store.session() as s:
-            query = select(Lease).order_by(Lease.id)
+            query = select(sql.LEASES).order_by(sql.L.id)
             if not all:
-                query = query.where(Lease.state.in_(OPEN))
+                query = query.where(sql.L.state.in_(OPEN))
             if holder:
-                query = query.where(Lease.holder == holder)
-            rows = list(s.scalars(query))
-            positions = self._positions(s, [r for r in rows if r.state == "queued"])
-            return [lease_dict(r, positions.get(r.id)) for r in rows]
-
-    def _positions(self, s: Session, queued: list[Lease]) -> dict[int, int]:
-        return {r.id: self._ahead(s, r.kind, r.holder, r, utcnow())[0] + 1 for r in queued}
+                query = query.where(sql.L.holder == holder)
+            conn, now = s.connection(), utcnow()
+            rows = [sql.lease_values(r) for r in conn.execute(query).mappings()]
+            positions = {r["id"]: self._ahead(conn, r["kind"], r["holder"], r, now)[0] + 1
+                         for r in rows if r["state"] == "queued"}
+            return [lease_dict(r, positions.get(r["id"])) for r in rows]
 
     def held(self) -> dict[tuple[str, str], int]:
         """(kind, id) → lease id for every held device."""
@@ -351,10 +360,41 @@ class LeaseManager:
                 for (h, k), v in sorted(totals.items())]
 
 
-def _seconds(row: Lease, now: datetime, since: datetime | None = None) -> float:
-    """Device-seconds of one lease row, optionally only the part after ``since``."""
-    if row.started is None:
+class _HolderUsage:
+    """One holder's standing against its quota, read at most once per decision (fallbacks share it)."""
+
+    def __init__(self, conn: Connection, holder: str, course: str | None, quota: policy.Quota,
+                 now: datetime) -> None:
+        self.conn, self.holder, self.course, self.quota, self.now = conn, holder, course, quota, now
+        self._live: list[dict[str, Any]] | None = None
+        self._used: float | None = None
+
+    def problem(self, req: Request) -> str | None:
+        """Why the quota refuses ``req``, or None."""
+        quota, holder, course = self.quota, self.holder, self.course
+        if quota.concurrent_devices is not None:
+            if self._live is None:
+                self._live = sql.LIVE_OF_HOLDER.run(self.conn, {"holder": holder})
+            held = sum(r["count"] for r in self._live)
+            if held + req.count > quota.concurrent_devices:
+                ids = [r["id"] for r in self._live]
+                return policy.concurrent_message(holder, course, quota, held, ids, req.count)
+        if quota.device_hours is not None and req.kind in quota.metered:
+            start, _ = policy.period_bounds(quota.period, self.now)
+            if self._used is None:
+                params = {"holder": holder, "course": course, "start": start}
+                rows = sql.used_query(bool(course), start is not None, quota.metered).run(self.conn, params)
+                self._used = sum(_seconds(r, self.now, start) for r in rows)
+            if self._used >= quota.device_hours * 3600:
+                return policy.hours_message(holder, course, quota, self._used, self.now)
+        return None
+
+
+def _seconds(row: Any, now: datetime, since: datetime | None = None) -> float:
+    """Device-seconds of one lease row (``started``, ``ended``, ``count``), optionally only after ``since``."""
+    started, ended, count = ((row["started"], row["ended"], row["count"]) if isinstance(row, Mapping)
+                             else (row.started, row.ended, row.count))
+    if started is None:
         return 0.0
-    start = max(row.started, since) if since else row.started
-    end = row.ended or now
-    return max(0.0, (end - start).total_seconds()) * row.count
+    start = max(started, since) if since else started
+    return max(0.0, ((ended or now) - start).total_seconds()) * count

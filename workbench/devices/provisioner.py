@@ -5,7 +5,9 @@ workbench-provisioner``) whose ``config`` is the device request, because jupyter
 ``POST /api/kernels`` carries no per-launch parameters. ``pre_launch`` acquires the lease and
 narrows the kernel's view (``ASCEND_RT_VISIBLE_DEVICES`` / ``CUDA_VISIBLE_DEVICES``: logical ids,
 ascending, re-indexed from 0 inside the kernel); a thread renews the lease while the process
-lives, so a ``kill -9`` of the kernel — or of the server — lets the deadline reclaim it.
+lives, so a ``kill -9`` of the kernel — or of the server — lets the deadline reclaim it. Placement
+goes through the configured backend (``Workbench.backend``): local, or a Slurm allocation that the
+kernel is ``srun`` into.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import signal
 import threading
 from typing import Any
 
@@ -20,25 +23,17 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Float, List, Unicode
 
 from workbench.config import load_settings
+from workbench.devices import backends
+from workbench.devices.backends import ENV_LEASE, VISIBLE, Backend, device_env
 from workbench.devices.leases import LeaseManager, Request
 from workbench.store import open_store
 
-VISIBLE = {"npu": "ASCEND_RT_VISIBLE_DEVICES", "gpu": "CUDA_VISIBLE_DEVICES"}
-ENV_LEASE = "WORKBENCH_LEASE"
+__all__ = ["ENV_LEASE", "VISIBLE", "WorkbenchProvisioner", "device_env", "holder_name"]
 
 
 def holder_name() -> str:
     """The notebook's user: JupyterHub's name when spawned by a hub, else the account."""
     return os.environ.get("WORKBENCH_HOLDER") or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
-
-
-def device_env(lease: dict[str, Any]) -> dict[str, str]:
-    """What the kernel process must see for this lease (CPU leases hide every accelerator)."""
-    ids = ",".join(d["id"] for d in sorted(lease["devices"], key=lambda d: int(d["id"])))
-    env = {ENV_LEASE: str(lease["lease"]), "WORKBENCH_DEVICE_KIND": lease["kind"]}
-    for kind, variable in VISIBLE.items():
-        env[variable] = ids if lease["kind"] == kind else ""
-    return env
 
 
 class WorkbenchProvisioner(LocalProvisioner):
@@ -56,25 +51,47 @@ class WorkbenchProvisioner(LocalProvisioner):
         settings = load_settings()
         return LeaseManager.from_settings(open_store(settings.effective_db_url), settings.effective_inventory)
 
+    def _backend(self) -> Backend:
+        settings = load_settings()
+        manager = LeaseManager.from_settings(open_store(settings.effective_db_url), settings.effective_inventory)
+        return backends.create(manager, settings)
+
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
-        manager = await asyncio.to_thread(self._manager)
+        backend = await asyncio.to_thread(self._backend)
         if self.lease is None:  # a restart keeps the lease it has
             requests = [Request.parse(self.request), *(Request.parse(f) for f in self.fallback)]
             self.lease = await asyncio.to_thread(
-                manager.acquire, holder_name(), requests, course=self.course or None,
+                backend.acquire, holder_name(), requests, course=self.course or None,
                 kernel_id=self.kernel_id, ttl=self.ttl or None)
-            self.log.info("workbench: kernel %s leased %s", self.kernel_id, self.lease["devices"])
+            self.log.info("workbench: kernel %s leased %s (%s)", self.kernel_id, self.lease["devices"],
+                          backend.name)
         else:
-            self.lease = await asyncio.to_thread(manager.renew, self.lease["lease"])
+            self.lease = await asyncio.to_thread(backend.manager.renew, self.lease["lease"])
         env = dict(kwargs.get("env") or os.environ)
-        env.update(device_env(self.lease))
+        env.update(backend.environment(self.lease))
         kwargs["env"] = env
         return await super().pre_launch(**kwargs)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+        if self.lease is not None:
+            cmd = (await asyncio.to_thread(self._backend)).command(self.lease, cmd)
         info = await super().launch_kernel(cmd, **kwargs)
         self._start_heartbeat()
         return info
+
+    async def send_signal(self, signum: int) -> None:
+        """Signals reach the kernel inside its placement (``srun`` would not forward a lone SIGINT)."""
+        if self.lease is not None and self.lease.get("backend", "local") != "local":
+            backend = await asyncio.to_thread(self._backend)
+            if await asyncio.to_thread(backend.signal, self.lease, signum):
+                return
+        await super().send_signal(signum)
+
+    async def kill(self, restart: bool = False) -> None:
+        if self.lease is not None and self.lease.get("backend", "local") != "local":
+            backend = await asyncio.to_thread(self._backend)
+            await asyncio.to_thread(backend.signal, self.lease, int(signal.SIGKILL))
+        await super().kill(restart=restart)
 
     def _start_heartbeat(self) -> None:
         if self._stop is not None or self.lease is None:
@@ -111,8 +128,8 @@ class WorkbenchProvisioner(LocalProvisioner):
             self._stop.set()
             self._stop = None
         lease_id, self.lease = self.lease["lease"], None
-        manager = await asyncio.to_thread(self._manager)
-        await asyncio.to_thread(manager.release, lease_id, "kernel shut down")
+        backend = await asyncio.to_thread(self._backend)
+        await asyncio.to_thread(backend.release, lease_id, "kernel shut down")
 
     async def get_provisioner_info(self) -> dict[str, Any]:
         info = await super().get_provisioner_info()

@@ -17,8 +17,8 @@ import os
 import sys
 import traceback
 
-IN, OUT, CAP = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-PRELOAD = [m for m in sys.argv[4].split(",") if m] if len(sys.argv) > 4 else []
+IN, OUT, CAP = -1, -1, 0
+PRELOAD: list[str] = []
 
 
 class CappedStream(io.TextIOBase):
@@ -143,5 +143,13 @@ def main() -> None:
         send(reply)
 
 
-if __name__ == "__main__":
+def serve(fd_in: int, fd_out: int, cap: int, preload: list[str]) -> None:
+    """Answer commands on these pipes until EOF; the warm fork server (_zygote.py) calls this directly."""
+    global IN, OUT, CAP, PRELOAD
+    IN, OUT, CAP, PRELOAD = fd_in, fd_out, cap, preload
     main()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]),
+          [m for m in sys.argv[4].split(",") if m] if len(sys.argv) > 4 else [])

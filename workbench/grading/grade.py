@@ -152,8 +152,8 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
                             "display": [] if hidden else outcome.display,
                             "code": step.code if step.role == "student" else ""})
             if step_task is not None and step_task.kind in ("test", "check"):
-                results[step_task.id] = TaskResult(step_task.id, round(step_task.max_points * credit, 6), step_task.max_points,
-                                              status, message)
+                results[step_task.id] = TaskResult(step_task.id, round(step_task.max_points * credit, 6),
+                                                   step_task.max_points, status, message)
     finally:
         session.close()
     for task in plan.tasks:

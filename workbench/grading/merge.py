@@ -18,7 +18,7 @@ from nbformat import NotebookNode
 from workbench.curriculum import cells
 from workbench.errors import WorkbenchError
 
-CHECK_MARKER = "# workbench: check"
+CHECK_MARKER = cells.CHECK_MARKER
 
 
 class GradingInputError(WorkbenchError):
@@ -70,8 +70,7 @@ def read_notebook(path: Path, what: str) -> NotebookNode:
         raise GradingInputError(f"{path}: the {what} is not a valid notebook ({exc})") from None
 
 
-def is_check(cell: NotebookNode) -> bool:
-    return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECK_MARKER)
+is_check = cells.is_check
 
 
 def source_tasks(source: NotebookNode, path: Path) -> list[Task]:

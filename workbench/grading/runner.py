@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.grading.sandbox import Sandbox, SandboxSpec
+from workbench.grading.sandbox import Sandbox, SandboxProcess, SandboxSpec
 
 HEADER = 12
 
@@ -43,7 +43,7 @@ class Runner:
 
     def __init__(self, spec: SandboxSpec) -> None:
         self.spec = spec
-        self.sandbox = Sandbox(spec)
+        self.sandbox: SandboxProcess = (spec.launcher or Sandbox)(spec)
         self.max_reply = spec.limits.output_bytes * 8 + (1 << 20)
 
     def start(self, deadline: float) -> CellOutcome:
@@ -105,8 +105,7 @@ class Runner:
         )
 
     def _death_reason(self) -> str:
-        proc = self.sandbox.proc
-        code = proc.wait(timeout=5) if proc is not None else None
+        code = self.sandbox.exit_status()
         return f"the student's process ended during this cell (exit status {code})"
 
     def run_cell(self, code: str, deadline: float, history: bool = True) -> CellOutcome:

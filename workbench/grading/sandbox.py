@@ -25,8 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from workbench.errors import WorkbenchError
 
@@ -63,6 +65,23 @@ class SandboxSpec:
     data_dir: Path | None = None
     preload: tuple[str, ...] = ()
     unsafe_no_sandbox: bool = False
+    # Who starts the process: None is a cold bwrap per sandbox; a warm worker (warm.py) forks one.
+    launcher: Callable[[SandboxSpec], SandboxProcess] | None = None
+
+
+class SandboxProcess(Protocol):
+    """What the runner needs of a started sandbox: its two pipe ends, liveness, a kill, a status."""
+
+    to_child: int
+    from_child: int
+
+    def start(self) -> None: ...
+
+    def alive(self) -> bool: ...
+
+    def kill(self) -> None: ...
+
+    def exit_status(self) -> int | None: ...
 
 
 def bwrap_path() -> str | None:
@@ -104,6 +123,33 @@ def _ro_paths() -> list[str]:
     return [p for p in dict.fromkeys(wanted) if os.path.exists(p)]
 
 
+SANDBOX_ENV = ["--hostname", "sandbox", "--clearenv",
+               "--setenv", "HOME", "/home/student", "--setenv", "PATH", f"{sys.prefix}/bin:/usr/bin:/bin",
+               "--setenv", "LANG", "C.UTF-8", "--setenv", "IPYTHONDIR", "/tmp/ipython",
+               "--setenv", "MPLCONFIGDIR", "/tmp/mpl", "--setenv", "MPLBACKEND", "agg",
+               "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
+               "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+
+
+def bwrap_view(lim: Limits) -> list[str]:
+    """bwrap's namespaces and file view shared by cold sandboxes and warm workers: read-only system
+    and Python, size-limited /tmp and /dev/shm, an empty /opt/workbench and /home; no host secrets
+    (``--clearenv``: the grader's environment, store URL included, never reaches student code)."""
+    argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            "--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(lim.tmp_mb << 20), "--tmpfs", "/tmp",
+            "--perms", "1777", "--size", str(16 << 20), "--tmpfs", "/dev/shm"]
+    made: set[str] = set()
+    for path in _ro_paths():
+        for parent in reversed(Path(path).parents):
+            if str(parent) != "/" and str(parent) not in made:
+                made.add(str(parent))
+                argv += ["--perms", "0755", "--dir", str(parent)]
+        argv += ["--ro-bind", path, path]
+    return [*argv, "--perms", "0755", "--dir", "/opt/workbench", "--perms", "0755", "--dir", "/home"]
+
+
 class Sandbox:
     """One sandboxed inside-runner process; ``start`` launches it, ``kill`` removes every trace."""
 
@@ -123,28 +169,12 @@ class Sandbox:
             return runner
         assert self.host_dir is not None
         # No user namespace: as root that would keep capabilities; setpriv drops to a real uid instead.
-        argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
-                "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-                "--proc", "/proc", "--dev", "/dev",
-                "--perms", "1777", "--size", str(lim.tmp_mb << 20), "--tmpfs", "/tmp",
-                "--perms", "1777", "--size", str(16 << 20), "--tmpfs", "/dev/shm"]
-        made: set[str] = set()
-        for path in _ro_paths():
-            for parent in reversed(Path(path).parents):
-                if str(parent) != "/" and str(parent) not in made:
-                    made.add(str(parent))
-                    argv += ["--perms", "0755", "--dir", str(parent)]
-            argv += ["--ro-bind", path, path]
-        argv += ["--perms", "0755", "--dir", "/opt/workbench", "--perms", "0755", "--dir", "/home",
-                 "--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
+        argv = bwrap_view(lim)
+        argv += ["--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
                  "--bind", str(self.host_dir / "work"), "/home/student"]
         if self.spec.data_dir is not None:
             argv += ["--ro-bind", str(self.spec.data_dir), "/home/student/data"]
-        argv += ["--chdir", "/home/student", "--hostname", "sandbox",
-                 "--setenv", "HOME", "/home/student", "--setenv", "PATH", f"{sys.prefix}/bin:/usr/bin:/bin",
-                 "--setenv", "IPYTHONDIR", "/tmp/ipython", "--setenv", "MPLCONFIGDIR", "/tmp/mpl",
-                 "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
-                 "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+        argv += ["--chdir", "/home/student", *SANDBOX_ENV]
         if os.geteuid() == 0:
             argv += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                      "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
@@ -189,6 +219,9 @@ class Sandbox:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def exit_status(self) -> int | None:
+        return self.proc.wait(timeout=5) if self.proc is not None else None
 
     def kill(self) -> None:
         """SIGKILL the process group; bwrap's PID namespace dies with it, setsid children included."""

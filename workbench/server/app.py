@@ -7,11 +7,12 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 
 from workbench.config import check_keys, load_settings
-from workbench.server import courses, health, kernels, me, openapi, sessions
+from workbench.server import courses, health, kernels, me, openapi, sessions, submissions
 from workbench.server.base import API_PREFIX
+from workbench.server.sweeper import Sweeper
 from workbench.store import open_store
 
-HANDLER_MODULES = (health, me, courses, kernels, sessions, openapi)
+HANDLER_MODULES = (health, me, courses, kernels, sessions, submissions, openapi)
 
 
 def routes() -> list[tuple[str, Any]]:
@@ -37,6 +38,18 @@ class WorkbenchServerApp(ExtensionApp):
             workbench_store=store,
             workbench_openapi=openapi.document(HANDLER_MODULES),
         )
+        assert self.serverapp is not None  # linked before initialize_settings runs
+        self.sweeper = Sweeper(self.serverapp.kernel_manager, store, workbench, self.log)
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """The sweep needs the running event loop, which initialize_settings does not have yet."""
+        self.sweeper.start()
+
+    async def stop_extension(self) -> None:
+        self.sweeper.stop()
+        grading = self.serverapp.web_app.settings.get("workbench_grading_executor") if self.serverapp else None
+        if grading is not None:  # let the submission being graded finish; drop the queue
+            grading.shutdown(wait=True, cancel_futures=True)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())

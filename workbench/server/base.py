@@ -7,7 +7,10 @@ a JupyterHub deployment's authorizer applies unchanged. Roles are ours, on top.
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import re
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
@@ -33,7 +36,13 @@ class WorkbenchHandler(APIHandler):
 
     @property
     def username(self) -> str:
-        return self.current_user.username
+        """Whose request this is. A token-only request to a personal server carries no identity
+        (jupyter_server invents a random "Anonymous <moon>" user per request), so it is the
+        server's owner; under JupyterHub the user is the hub's."""
+        user = self.current_user
+        if user.name.startswith("Anonymous ") and re.fullmatch(r"[0-9a-f]{32}", user.username):
+            return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+        return str(user.username)
 
     @property
     def role(self) -> str:

@@ -6,6 +6,7 @@ import posixpath
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
+from nbformat import NotebookNode
 from tornado import web
 
 from workbench.curriculum import catalog, load_course
@@ -47,16 +48,33 @@ class OpenLabHandler(WorkbenchHandler):
     @authorized
     async def post(self, course_id: str, lab_id: str) -> None:
         source = catalog.lab_notebook(self.store, course_id, lab_id)
-        contents = self.serverapp.contents_manager
+        contents = self.contents_manager
         path = posixpath.join(course_id, f"{lab_id}.ipynb")
         if await ensure_async(contents.file_exists(path)):
             self.send({"path": path, "created": False})
             return
         if not await ensure_async(contents.dir_exists(course_id)):
             await ensure_async(contents.save({"type": "directory"}, course_id))
-        model = {"type": "notebook", "format": "json", "content": student_version(source)}
+        notebook = student_version(source)
+        self._select_device_kernel(notebook, course_id, lab_id)
+        model = {"type": "notebook", "format": "json", "content": notebook}
         await ensure_async(contents.save(model, path))
         self.send({"path": path, "created": True}, status=201)
+
+    def _select_device_kernel(self, notebook: NotebookNode, course_id: str, lab_id: str) -> None:
+        """Point the copy at the kernel spec of the lab's device class, so opening it leases that device.
+
+        The kernel spec is the request (jupyter_server's kernel API takes no launch parameters);
+        without the workbench kernel specs installed the notebook keeps its own.
+        """
+        lab = next(lab for lab in catalog.get_course(self.store, course_id)["labs"] if lab["id"] == lab_id)
+        name = f"workbench-{lab['device'].get('kind', 'cpu')}"
+        specs = self.kernel_spec_manager.find_kernel_specs()
+        if name in specs:
+            spec = self.kernel_spec_manager.get_kernel_spec(name)
+            notebook.metadata["kernelspec"] = {
+                "name": name, "display_name": spec.display_name, "language": spec.language,
+            }
 
 
 ROUTES = [

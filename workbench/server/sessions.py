@@ -14,10 +14,26 @@ from tornado import web
 from workbench.devices.leases import LeaseManager
 from workbench.server.base import WorkbenchHandler
 from workbench.server.openapi import ERRORS, NOT_FOUND, param
+from workbench.store.models import utcnow
 
 
-def _json(lease: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in lease.items()}
+def time_left_s(lease: dict[str, Any]) -> float | None:
+    """Seconds of session left as a person means it; None when nothing limits the session.
+
+    A kernel's lease deadline is only its heartbeat (renewed every few seconds), so it is not
+    shown: the session-length limit (``max_end``) is. A lease without a kernel (CLI, scripts)
+    really ends at its deadline unless renewed.
+    """
+    if lease["state"] != "live":
+        return 0.0
+    end = lease.get("max_end") or (None if lease.get("kernel_id") else lease.get("deadline"))
+    return None if end is None else max(0.0, (end - utcnow()).total_seconds())
+
+
+def lease_json(lease: dict[str, Any]) -> dict[str, Any]:
+    data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in lease.items()}
+    data["time_left_s"] = time_left_s(lease)
+    return data
 
 
 class LeaseHandler(WorkbenchHandler):
@@ -48,22 +64,24 @@ class SessionsHandler(LeaseHandler):
         everyone = self.role == "instructor" and self.get_argument("mine", "") == ""
         listed = self.leases.list_leases(all=bool(self.get_argument("all", "")),
                                          holder=None if everyone else self.username)
-        self.send({"sessions": [_json(x) for x in listed]})
+        self.send({"sessions": [lease_json(x) for x in listed]})
 
 
 class ReleaseHandler(LeaseHandler):
     @web.authenticated
     @authorized
     def post(self, lease_id: str) -> None:
+        if not lease_id.isdigit():
+            raise web.HTTPError(404, f"no lease '{lease_id}'; lease ids are numbers (GET sessions lists yours)")
         manager = self.leases
         lease = manager.get(int(lease_id))
         if lease["holder"] != self.username:
             self.require_instructor()
-        self.send(_json(manager.release(int(lease_id), reason=f"released by {self.username}")))
+        self.send(lease_json(manager.release(int(lease_id), reason=f"released by {self.username}")))
 
 
 ROUTES = [("devices", DevicesHandler), ("sessions", SessionsHandler),
-          (r"sessions/(?P<lease_id>[0-9]+)/release", ReleaseHandler)]
+          (r"sessions/(?P<lease_id>[^/]+)/release", ReleaseHandler)]
 _OBJ = {"200": {"description": "JSON object",
                 "content": {"application/json": {"schema": {"type": "object"}}}}}
 PATHS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workbench.store.models import Base, UTCDateTime, utcnow
@@ -22,16 +22,22 @@ class Lease(Base):
     """A request for devices (queued) or a grant of them (live), and how it ended."""
 
     __tablename__ = "leases"
+    # Shaped for the lease decisions' queries (workbench.devices.lease_sql; migration 0004_lease_indexes):
+    # expired open leases, and a holder's live leases (its prefix also serves every per-holder query).
+    __table_args__ = (
+        Index("ix_leases_state_deadline", "state", "deadline"),
+        Index("ix_leases_holder_state", "holder", "state"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    holder: Mapped[str] = mapped_column(String(200), index=True)
+    holder: Mapped[str] = mapped_column(String(200))
     kernel_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     course: Mapped[str | None] = mapped_column(String(100), nullable=True)
     kind: Mapped[str] = mapped_column(String(10))
     count: Mapped[int] = mapped_column(Integer, default=1)
     request: Mapped[list[Any]] = mapped_column(JSON, default=list)
     devices: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    state: Mapped[str] = mapped_column(String(12), index=True)
+    state: Mapped[str] = mapped_column(String(12))
     requested: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -48,10 +54,14 @@ class DeviceSlot(Base):
     """One leasable device (an NPU or GPU by logical id, or a CPU slot), synced from the inventory."""
 
     __tablename__ = "device_slots"
-    __table_args__ = (UniqueConstraint("kind", "ident"),)
+    # Free devices of a kind (``kind = ? AND lease_id IS NULL AND enabled``) are one covered index range.
+    __table_args__ = (
+        UniqueConstraint("kind", "ident"),
+        Index("ix_device_slots_kind_lease_id", "kind", "lease_id", "enabled"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
     ident: Mapped[str] = mapped_column(String(50))
     model: Mapped[str] = mapped_column(String(100), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,27 +13,24 @@ from workbench.devices.leases import LeaseManager, Request
 from workbench.store import Store
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 
-@pytest.fixture
-def jp_server_config(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+def test_devices_sessions_release(
+    start_server: Callable[..., Any], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     inv = tmp_path / "inv.yaml"
     inv.write_text("discover: false\ndevices:\n  - {kind: npu, ids: [0, 1]}\n")
     monkeypatch.setenv("WORKBENCH_INVENTORY", str(inv))
-    return {"ServerApp": {"jpserver_extensions": {"workbench.server": True}}}
-
-
-async def test_devices_sessions_release(jp_fetch, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    server = start_server()
     manager = LeaseManager(Store(db_url), [Device("npu", "0"), Device("npu", "1")])
     mine = manager.acquire("alice", [Request("npu", 1)])  # the server's user is an instructor: sees all
-    devices = json.loads((await jp_fetch("workbench", "api", "v1", "devices")).body)
+    status, devices = server.request("GET", "devices")
+    assert status == 200
     npus = [(d["id"], d["lease"]) for d in devices["devices"] if d["kind"] == "npu"]
     assert npus == [("0", mine["lease"]), ("1", None)]
     assert devices["usage"][0]["holder"] == "alice"
-    sessions = json.loads((await jp_fetch("workbench", "api", "v1", "sessions")).body)["sessions"]
+    sessions = server.request("GET", "sessions")[1]["sessions"]
     assert [s["lease"] for s in sessions] == [mine["lease"]]
-    released = await jp_fetch("workbench", "api", "v1", "sessions", str(mine["lease"]), "release",
-                              method="POST", body="")
-    assert json.loads(released.body)["state"] == "ended"
+    status, released = server.request("POST", f"sessions/{mine['lease']}/release", body={})
+    assert status == 200 and released["state"] == "ended"
     assert manager.held() == {}

@@ -190,8 +190,8 @@ def test_no_connection_to_the_graders_loopback(source_path, make_submission):
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    code = ("import socket\ntry:\n    socket.create_connection(('127.0.0.1', %d), timeout=2)\n    reached = True\n"
-            "except OSError:\n    reached = False\ndef add(a, b):\n    return -1 if reached else a + b" % port)
+    code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    reached = True\n"
+            "except OSError:\n    reached = False\ndef add(a, b):\n    return -1 if reached else a + b")
     result = grade_notebook(make_submission({"add": code}), source_path, FAST)
     assert statuses(result)["test_add"] == ("passed", 2.0)
     assert accepted == []

@@ -9,14 +9,12 @@ import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import nbformat
 import pytest
 
+from tests.fixtures.jupyter_server import Server
 from workbench.server.app import routes
-
-Server = Any  # the fixture's Server dataclass (tests/integration/server/conftest.py)
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +53,7 @@ def test_health_courses_and_open(start_server: Callable[..., Server], repo_root:
     student = nbformat.read(copy, as_version=4)
     text = "\n".join(cell.source for cell in student.cells)
     assert "raise NotImplementedError()" in text and "HIDDEN" not in text and "np.mean" not in text
+    assert student.metadata.kernelspec.name == "workbench-cpu", "the lab's device class picks the kernel"
 
     copy.write_text(copy.read_text().replace("YOUR CODE HERE", "my work"))
     status, again = server.request("POST", "courses/intro/labs/hello/open", body={})

@@ -54,8 +54,8 @@ def test_release_refuses_missing_and_repeated_grade_ids(tmp_path: Path, capsys: 
                 new_code_cell("assert x", metadata=meta("a", grade=True, points=1)))
     assert main(["release", str(src), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "bad.ipynb: cell 1 has nbgrader metadata but no grade_id" in err
-    assert "cell 3 repeats grade_id 'a' of cell 2" in err
+    assert "bad.ipynb: cell 1: graded/solution/locked cell has no grade_id" in err
+    assert "cell 3: grade_id 'a' is already used by cell 2" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -65,3 +65,14 @@ def test_release_names_an_unreadable_notebook(tmp_path: Path, capsys: pytest.Cap
     assert main(["release", str(bad), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "broken.ipynb" in err[0] and "not valid JSON" in err[0]
+
+
+def test_student_version_hides_native_check_code(tmp_path: Path) -> None:
+    """The server's "open lab" uses student_version: check code must never reach a student."""
+    from workbench.curriculum.release import student_version
+
+    src = write(tmp_path / "lab.ipynb",
+                new_code_cell("# workbench: check\ndef check(student):\n    assert student.call('f') == 1  # SECRET",
+                              metadata=meta("c", grade=True, points=1)))
+    nb = student_version(src)
+    assert "SECRET" not in nb.cells[0].source and nb.cells[0].source.startswith("# Checked by the grader")

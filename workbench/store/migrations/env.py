@@ -1,7 +1,7 @@
 """Alembic environment: runs on the connection ``Store.upgrade`` hands over (or on the URL)."""
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from workbench.store.models import Base
 
@@ -9,11 +9,11 @@ config = context.config
 connection = config.attributes.get("connection")
 
 
-def _run(conn: object) -> None:
+def _run(conn: Connection) -> None:
     context.configure(
         connection=conn,
         target_metadata=Base.metadata,
-        render_as_batch=conn.dialect.name == "sqlite",  # type: ignore[attr-defined]
+        render_as_batch=conn.dialect.name == "sqlite",
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,156 @@
+"""Class-scale autograde: ``workbench autograde`` (sandboxed, warm workers) against ``nbgrader
+autograde`` and against the cold floor, on the same generated class, same machine, same run.
+
+    python bench/autograde_vs_nbgrader.py --n 200 --lab numpy --lab torch [--workers 2]
+
+The class is one lab (numpy, or numpy + torch) with a third each of correct, wrong and erroring
+submissions. nbgrader is installed by this script into its own virtual environment
+(``~/.cache/workbench-bench/venv-nbgrader``, built on this interpreter's site-packages so numpy
+and torch match).
+The cold floor runs every notebook's code once in a fresh plain ``python`` process (no sandbox, no
+kernel, no grading), sums the times and divides by the cores: what "one process per submission"
+costs at best. Prints a table and writes it as JSON to ``--json`` when given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import yaml
+from nbformat.v4 import new_code_cell, new_notebook
+
+REPO = Path(__file__).resolve().parent.parent
+NBGRADER_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "workbench-bench" / "venv-nbgrader"
+
+
+def meta(gid: str, **flags: object) -> dict:
+    return {"nbgrader": {"grade_id": gid, "schema_version": 3, "grade": False, "solution": False,
+                         "locked": False, **flags}}
+
+
+def source(kind: str) -> nbformat.NotebookNode:
+    heavy = "import torch\n" if kind == "torch" else ""
+    normalise = ("def normalise(x):\n    ### BEGIN SOLUTION\n    x = np.asarray(x, dtype=float)\n"
+                 "    return (x - x.mean()) / x.std()\n    ### END SOLUTION")
+    tests = ("z = normalise([1.0, 2.0, 3.0, 4.0])\nassert abs(z.mean()) < 1e-9\nassert abs(z.std() - 1) < 1e-9")
+    cells = [new_code_cell(f"import numpy as np\n{heavy}", metadata=meta("imports", locked=True)),
+             new_code_cell(normalise, metadata=meta("normalise", solution=True)),
+             new_code_cell(tests, metadata=meta("test_normalise", grade=True, points=2))]
+    if kind == "torch":
+        cells += [new_code_cell("def relu(t):\n    ### BEGIN SOLUTION\n    return torch.clamp(t, min=0)\n"
+                                "    ### END SOLUTION", metadata=meta("relu", solution=True)),
+                  new_code_cell("assert relu(torch.tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]",
+                                metadata=meta("test_relu", grade=True, points=1))]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def submission(kind: str, variant: int) -> nbformat.NotebookNode:
+    nb = source(kind)
+    answers = {0: ("return (x - x.mean()) / x.std()", "return torch.clamp(t, min=0)"),
+               1: ("return x - x.mean()", "return t"),                       # wrong
+               2: ("raise ValueError('not done')", "raise ValueError('no')")}  # erroring
+    norm, relu = answers[variant % 3]
+    nb.cells[1].source = f"def normalise(x):\n    x = np.asarray(x, dtype=float)\n    {norm}"
+    if kind == "torch":
+        nb.cells[3].source = f"def relu(t):\n    {relu}"
+    return nb
+
+
+def build(root: Path, kind: str, n: int) -> None:
+    lab = f"lab-{kind}"
+    for folder in (root / "source" / lab, root / "course" / "labs" / lab):
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(source(kind), folder / f"{lab}.ipynb")
+    (root / "course" / "course.yaml").write_text(yaml.safe_dump({"id": "bench", "title": "Bench", "labs": [
+        {"id": lab, "title": lab, "path": f"labs/{lab}/{lab}.ipynb"}]}))
+    for i in range(n):
+        folder = root / "submitted" / f"s{i:04d}" / lab
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(submission(kind, i), folder / f"{lab}.ipynb")
+    (root / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.root = {str(root)!r}\nc.CourseDirectory.course_id = 'bench'\n"
+        "c.ExecutePreprocessor.timeout = 60\n")
+
+
+def nbgrader_python() -> Path:
+    python = NBGRADER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(NBGRADER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "nbgrader"], check=True)
+    return python
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    return time.perf_counter() - start
+
+
+def cold_floor(root: Path, kind: str, cores: int) -> float:
+    total = 0.0
+    for path in sorted((root / "submitted").glob(f"*/lab-{kind}/*.ipynb")):
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", f"try:\n    exec(compile({code!r}, 'nb', 'exec'))\nexcept Exception:\n"
+                        "    pass"], capture_output=True)
+        total += time.perf_counter() - start
+    return total / cores
+
+
+def run(kind: str, n: int, workers: int, with_nbgrader: bool, with_cold: bool = True) -> dict[str, float | int | str]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
+        root = Path(tmp)
+        build(root, kind, n)
+        env = {**os.environ, "WORKBENCH_DB_URL": f"sqlite:///{root / 'wb.db'}",
+               "WORKBENCH_DATA_DIR": str(root / "data"), "PYTHONPATH": str(REPO)}
+        wb = [sys.executable, "-m", "workbench.cli"]
+        timed([*wb, "course", "add", str(root / "course")], root, env)
+        ours = timed([*wb, "autograde", "--course", "bench", "--lab", f"lab-{kind}", "--submissions",
+                      str(root / "submitted"), "--workers", str(workers), "--no-progress", "--json"], root, env)
+        result: dict[str, float | int | str] = {"lab": kind, "n": n, "workers": workers, "workbench_s": round(ours, 2)}
+        if with_cold:
+            result["cold_floor_s"] = round(cold_floor(root, kind, os.cpu_count() or 1), 2)
+        if with_nbgrader:
+            python = str(nbgrader_python())
+            nb_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+            nb_env["PATH"] = f"{Path(python).parent}:{env.get('PATH', '')}"  # nbgrader runs `alembic`
+            timed([python, "-m", "nbgrader", "generate_assignment", f"lab-{kind}", "--force"], root, nb_env)
+            theirs = timed([python, "-m", "nbgrader", "autograde", f"lab-{kind}", "--force"], root, nb_env)
+            result["nbgrader_s"] = round(theirs, 2)
+            result["speedup"] = round(theirs / ours, 1)
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="submissions per lab (default 200)")
+    parser.add_argument("--lab", action="append", choices=("numpy", "torch"), help="repeatable; default both")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--skip-nbgrader", action="store_true", help="only workbench and the cold floor")
+    parser.add_argument("--skip-cold", action="store_true", help="no cold-floor measurement")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    rows = [run(kind, args.n, args.workers, not args.skip_nbgrader, not args.skip_cold)
+            for kind in (args.lab or ["numpy", "torch"])]
+    print(f"{'lab':6} {'n':>5} {'workbench s':>12} {'nbgrader s':>11} {'speedup':>8} {'cold floor s':>13}")
+    for r in rows:
+        print(f"{r['lab']:6} {r['n']:>5} {r['workbench_s']:>12} {r.get('nbgrader_s', '-'):>11} "
+              f"{r.get('speedup', '-'):>8} {r.get('cold_floor_s', '-'):>13}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,3 +1,0 @@
-"""Device integration tests get the real PostgreSQL fixture."""
-
-pytest_plugins = ["tests.fixtures.postgres"]

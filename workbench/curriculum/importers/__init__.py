@@ -1,0 +1,1 @@
+"""Converters from other course formats (nbgrader, otter-grader) into a workbench course directory."""

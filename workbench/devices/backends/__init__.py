@@ -1,0 +1,77 @@
+"""Where a kernel's devices come from: one small interface, one module per engine.
+
+The lease row stays the single truth (quotas, usage, heartbeats are the store's, whatever the
+backend); a backend only decides *placement* — which devices, inside what — and how a kernel
+command is started there. ``local`` hands out this machine's inventory through the store;
+``slurm`` turns each lease into a Slurm allocation. A Kubernetes backend is one more module that
+implements the same five methods and one more name in ``BACKENDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from workbench.config import Workbench
+from workbench.devices.leases import LeaseManager, Request
+from workbench.errors import ConfigError
+
+VISIBLE = {"npu": "ASCEND_RT_VISIBLE_DEVICES", "gpu": "CUDA_VISIBLE_DEVICES"}
+ENV_LEASE = "WORKBENCH_LEASE"
+BACKENDS = {"local": "workbench.devices.backends.local:LocalBackend",
+            "slurm": "workbench.devices.backends.slurm:SlurmBackend"}
+
+
+def device_env(lease: dict[str, Any]) -> dict[str, str]:
+    """What the kernel process must see for this lease (CPU leases hide every accelerator)."""
+    ids = ",".join(d["id"] for d in sorted(lease["devices"], key=lambda d: int(d["id"])))
+    env = {ENV_LEASE: str(lease["lease"]), "WORKBENCH_DEVICE_KIND": lease["kind"]}
+    for kind, variable in VISIBLE.items():
+        env[variable] = ids if lease["kind"] == kind else ""
+    return env
+
+
+class Backend(ABC):
+    """Placement for leases: acquire, wrap the kernel command, signal it, release, reap leftovers."""
+
+    name: ClassVar[str]
+
+    def __init__(self, manager: LeaseManager, settings: Workbench | None = None) -> None:
+        self.manager = manager
+        self.settings = settings
+
+    @abstractmethod
+    def acquire(self, holder: str, requests: list[Request], *, course: str | None = None,
+                kernel_id: str | None = None, wait: float = 0.0, ttl: float | None = None) -> dict[str, Any]:
+        """A live lease for the first request (then fallbacks) that can be placed; raises ``LeaseRefused``."""
+
+    def environment(self, lease: dict[str, Any]) -> dict[str, str]:
+        """Variables the kernel needs to see only its devices."""
+        return device_env(lease)
+
+    def command(self, lease: dict[str, Any], argv: list[str]) -> list[str]:
+        """The kernel command, wrapped so that it runs inside the placement (identity when local)."""
+        return argv
+
+    def signal(self, lease: dict[str, Any], signum: int) -> bool:
+        """Deliver ``signum`` to the kernel inside the placement; False means "signal the process yourself"."""
+        return False
+
+    @abstractmethod
+    def release(self, lease_id: int, reason: str = "released") -> dict[str, Any]:
+        """End the lease and give its placement back (idempotent)."""
+
+    def reap(self) -> list[str]:
+        """Reconcile placements with lease rows (e.g. cancel jobs of reclaimed leases); returns what was done."""
+        return []
+
+
+def create(manager: LeaseManager, settings: Workbench) -> Backend:
+    """The backend ``Workbench.backend`` names."""
+    target = BACKENDS.get(settings.backend)
+    if target is None:
+        raise ConfigError(f"Workbench.backend = {settings.backend!r} is unknown; use one of {', '.join(BACKENDS)}")
+    module, _, cls = target.partition(":")
+    backend: Backend = getattr(importlib.import_module(module), cls)(manager, settings)
+    return backend

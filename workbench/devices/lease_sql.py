@@ -1,0 +1,179 @@
+"""The SQL the lease decisions run: prebuilt Core statements over ``leases`` and ``device_slots``.
+
+Every hot statement is built once, at import, with named bind parameters, compiled once per
+dialect and run on the transaction's own DBAPI cursor (``Prepared``): no ORM identity map, no unit
+of work, no per-call statement construction or execution-context setup. The transaction itself is
+still ``Store.write``'s. Each statement is shaped for an index of migration ``0004_lease_indexes``:
+
+- expired leases: ``leases(state, deadline)``: an index range per open state, empty (and so
+  nearly free) when nothing has expired;
+- free devices of a kind: ``device_slots(kind, lease_id, enabled)``: ``kind = ? AND lease_id IS
+  NULL AND enabled`` is one index range, already in ``id`` order, covered for the count;
+- a holder's live leases (concurrent-device quota): ``leases(holder, state)``.
+
+Reclaim reads the expired rows first (the reason a user sees is a sentence formatted per row, see
+``policy``) and then ends them all with one ``executemany`` UPDATE plus one UPDATE that frees their
+slots; PostgreSQL reads them ``FOR UPDATE SKIP LOCKED`` so two reclaimers never wait on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, exc, func, insert, or_, select, text, true, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from workbench.devices import policy
+from workbench.store.leases_models import DeviceSlot, Lease
+
+OPEN = ("live", "queued")
+LEASES: Table = Lease.__table__  # type: ignore[assignment]
+SLOTS: Table = DeviceSlot.__table__  # type: ignore[assignment]
+L, D = LEASES.c, SLOTS.c
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run on the transaction's own DBAPI cursor.
+
+    SQLAlchemy's per-call execution machinery costs ~20 times what SQLite does for these one-row
+    statements, so the hot path keeps only the part that matters: the dialect's SQL text and the
+    column types' own bind and result processors (UTC datetimes, JSON). Driver errors are raised
+    as SQLAlchemy's (``Store.write`` retries a locked database as before). No expanding ``IN``.
+    """
+
+    def __init__(self, stmt: ClauseElement) -> None:
+        self.stmt = stmt
+        self._by_dialect: dict[str, tuple[str, bool, list[tuple[str, Any, Any]]]] = {}
+        self._results: dict[str, list[tuple[str, Any]]] = {}
+        self._columns = getattr(stmt, "selected_columns", None) or getattr(stmt, "_returning", None) or ()
+
+    def _compiled(self, dialect: Dialect) -> tuple[str, bool, list[tuple[str, Any, Any]]]:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            compiled = cast(SQLCompiler, self.stmt.compile(dialect=dialect))
+            names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+            binds = [(n, compiled.binds[n].value, compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect))
+                     for n in names]
+            found = self._by_dialect[dialect.name] = (str(compiled), compiled.positional, binds)
+        return found
+
+    def _processors(self, dialect: Dialect, description: Any) -> list[tuple[str, Any]]:
+        """Result processors, from the driver's column type codes (PostgreSQL's numeric ones need them)."""
+        found = self._results.get(dialect.name)
+        if found is None:
+            found = self._results[dialect.name] = [
+                (c.key, c.type.dialect_impl(dialect).result_processor(dialect, d[1]))
+                for c, d in zip(self._columns, description, strict=True)]
+        return found
+
+    @staticmethod
+    def _params(binds: list[tuple[str, Any, Any]], positional: bool, given: Mapping[str, Any]) -> Any:
+        values = [(n, proc(given.get(n, default)) if proc else given.get(n, default)) for n, default, proc in binds]
+        return tuple(v for _, v in values) if positional else dict(values)
+
+    def run(self, conn: Connection, params: Mapping[str, Any] | list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Execute (a list of parameter sets: executemany); returns the rows as dicts of column values."""
+        dialect = conn.dialect
+        sql, positional, binds = self._compiled(dialect)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        args = ([self._params(binds, positional, p) for p in params] if isinstance(params, list)
+                else self._params(binds, positional, params))
+        try:
+            if isinstance(params, list):
+                cursor.executemany(sql, args)
+                return []
+            cursor.execute(sql, args)
+            if not self._columns:
+                return []
+            rows, results = cursor.fetchall(), self._processors(dialect, cursor.description)
+        except dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(sql, args, error, dialect.loaded_dbapi.Error, dialect=dialect) from error
+        finally:
+            cursor.close()
+        return [{key: proc(v) if proc else v for (key, proc), v in zip(results, row, strict=True)} for row in rows]
+
+
+_OPEN_STATE = or_(*(L.state == state for state in OPEN))
+ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+LEASE_BY_ID = Prepared(select(LEASES).where(L.id == bindparam("lid")))
+EXPIRED = Prepared(select(LEASES).where(_OPEN_STATE, L.deadline < bindparam("now")))
+EXPIRED_PG = Prepared(select(LEASES).where(_OPEN_STATE, L.deadline < bindparam("now"))
+                      .with_for_update(skip_locked=True))
+QUEUED_OF_KIND = Prepared(select(L.id, L.holder, L.requested, L.count)
+                          .where(L.state == "queued", L.kind == bindparam("kind")))
+LIVE_OF_HOLDER = Prepared(select(L.id, L.count).where(L.holder == bindparam("holder"), L.state == "live")
+                          .order_by(L.id))
+_FREE = (D.kind == bindparam("kind"), D.lease_id.is_(None), D.enabled == true())
+COUNT_FREE = Prepared(select(func.count().label("free")).select_from(SLOTS).where(*_FREE))
+FIRST_FREE = Prepared(select(D.id, D.ident).where(*_FREE).order_by(D.id).limit(bindparam("n")))
+FIRST_FREE_PG = Prepared(select(D.id, D.ident).where(*_FREE).order_by(D.id).limit(bindparam("n"))
+                         .with_for_update(skip_locked=True))
+INSERT_LEASE = Prepared(insert(LEASES).values({c.key: bindparam(c.key) for c in LEASES.columns if c.key != "id"})
+                        .returning(L.id))
+TAKE_SLOT = Prepared(update(SLOTS).where(D.id == bindparam("slot")).values(lease_id=bindparam("lid")))
+FREE_SLOTS = Prepared(update(SLOTS).where(D.lease_id == bindparam("lid")).values(lease_id=None))
+END_LEASE = Prepared(update(LEASES).where(L.id == bindparam("lid")).values(
+    state=bindparam("new_state"), ended=bindparam("new_ended"), reason=bindparam("new_reason")))
+RENEW = Prepared(update(LEASES).where(L.id == bindparam("lid")).values(deadline=bindparam("new_deadline")))
+RENEW_ACTIVE = Prepared(update(LEASES).where(L.id == bindparam("lid")).values(
+    deadline=bindparam("new_deadline"), last_activity=bindparam("new_activity")))
+UPDATE_LEASE = update(LEASES).where(L.id == bindparam("lid"))  # SET: the other parameters' columns
+
+
+@cache
+def used_query(by_course: bool, since: bool, kinds: tuple[str, ...]) -> Prepared:
+    """A holder's lease rows that count against a device-hour quota (built once per shape)."""
+    query = select(L.started, L.ended, L.count).where(
+        L.holder == bindparam("holder"), or_(*(L.kind == k for k in kinds)), L.started.is_not(None))
+    if by_course:
+        query = query.where(L.course == bindparam("course"))
+    if since:
+        query = query.where((L.ended.is_(None)) | (L.ended > bindparam("start")))
+    return Prepared(query)
+
+
+def lease_values(row: Any) -> dict[str, Any]:
+    """A lease as a plain dict of its columns, from a Core row mapping or an ORM ``Lease``."""
+    if isinstance(row, Mapping):
+        return {str(k): v for k, v in row.items()}
+    return {c.key: getattr(row, c.key) for c in LEASES.columns}
+
+
+def ended_at(started: datetime | None, now: datetime, at: datetime | None = None) -> datetime:
+    """When an ending lease stops counting: ``at`` (a missed deadline) or now, never before it started."""
+    ended = min(at, now) if at and started else now
+    return started if started and ended < started else ended
+
+
+def end(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """End the leases (each dict carries ``state``, ``reason`` and ``at`` to apply) and free their slots."""
+    done = []
+    for row in rows:
+        ended = ended_at(row["started"], now, row.pop("at", None))
+        done.append({**row, "ended": ended})
+    END_LEASE.run(conn, [{"lid": r["id"], "new_state": r["state"], "new_ended": r["ended"],
+                          "new_reason": r["reason"]} for r in done])
+    FREE_SLOTS.run(conn, [{"lid": r["id"]} for r in done])
+    return done
+
+
+def reclaim(conn: Connection, now: datetime, postgresql: bool) -> list[dict[str, Any]]:
+    """End every open lease whose deadline has passed; returns them as ended. One index probe if none."""
+    expired = (EXPIRED_PG if postgresql else EXPIRED).run(conn, {"now": now})
+    if not expired:
+        return []
+    changes = []
+    for row in expired:
+        length = row["max_end"] is not None and row["deadline"] >= row["max_end"]
+        if length and row["max_end"] and row["started"]:
+            reason = policy.length_reason((row["max_end"] - row["started"]).total_seconds() / 3600)
+        else:
+            reason = policy.heartbeat_reason(row["ttl_s"])
+        state = "reclaimed" if row["state"] == "live" else "ended"
+        changes.append({**row, "state": state, "reason": reason, "at": row["deadline"]})
+    return end(conn, changes, now)

@@ -1,0 +1,37 @@
+"""How much of a holder's quota is used, for ``workbench.session()`` and the session widget.
+
+Computed from the lease rows with the same rules that refuse a request (``LeaseManager``'s quota
+check), so what the student sees is what the next request will be judged by.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from workbench.devices.leases import _seconds
+from workbench.devices.policy import Policy, period_bounds
+from workbench.store import Store
+from workbench.store.leases_models import Lease
+from workbench.store.models import utcnow
+
+
+def quota_status(store: Store, rules: Policy, holder: str, course: str | None,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Used and limit device-hours in the current period, when it resets, and the other limits."""
+    now = now or utcnow()
+    quota = rules.quota_for(course)
+    start, reset = period_bounds(quota.period, now)
+    query = select(Lease).where(Lease.holder == holder, Lease.kind.in_(quota.metered), Lease.started.is_not(None))
+    if course:
+        query = query.where(Lease.course == course)
+    if start is not None:
+        query = query.where((Lease.ended.is_(None)) | (Lease.ended > start))
+    with store.session() as s:
+        used = sum(_seconds(r, now, start) for r in s.scalars(query))
+    return {"holder": holder, "course": course, "used_hours": round(used / 3600, 4),
+            "limit_hours": quota.device_hours, "period": quota.period, "resets": reset,
+            "metered": list(quota.metered), "concurrent_devices": quota.concurrent_devices,
+            "max_session_hours": quota.max_session_hours, "idle_minutes": quota.idle_minutes}

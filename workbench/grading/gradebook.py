@@ -1,0 +1,289 @@
+"""The gradebook: store submissions (temp file + rename, then a hash row), record grading results
+one transaction per submission, apply manual adjustments and late penalties, and tabulate.
+
+A submission is identified by (student, lab, SHA-256 of its bytes): storing the same bytes twice
+is a no-op, and a submission counts as graded only when its row says so *and* it was graded
+against the current source (``source_sha256``), so editing the tests re-grades everyone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from workbench.errors import NotFoundError, WorkbenchError
+from workbench.store import Store
+from workbench.store import gradebook_models as g
+from workbench.store import models as m
+
+OUTPUT_KEEP = 20_000  # characters per stream and cell kept for feedback
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
+
+
+class GradebookError(WorkbenchError):
+    """A gradebook request names something that cannot be graded or adjusted as asked."""
+
+
+@dataclass(frozen=True)
+class LatePolicy:
+    """Penalty for work submitted after the lab's due date.
+
+    Default: 10 % of the score per started day late (so one minute late costs 10 %), capped at
+    50 %, no grace period. ``percent_per_day=0`` turns penalties off.
+    """
+
+    percent_per_day: float = 10.0
+    cap_percent: float = 50.0
+    grace_minutes: float = 0.0
+
+    def penalty(self, submitted: datetime, due: datetime | None) -> tuple[float, float]:
+        """(seconds late, fraction of the score taken off)."""
+        if due is None:
+            return 0.0, 0.0
+        late = (submitted - due).total_seconds()
+        if late <= self.grace_minutes * 60:
+            return max(late, 0.0), 0.0
+        days = math.ceil(late / 86400)
+        return late, min(self.cap_percent, days * self.percent_per_day) / 100.0
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_name(name: str, what: str) -> str:
+    if not NAME.match(name):
+        raise GradebookError(f"{what} {name!r} is not a usable name; use letters, digits and . _ @ + -")
+    return name
+
+
+def store_file(data: bytes, storage: Path, course: str, lab: str, student: str) -> tuple[Path, str]:
+    """Write a submission under ``storage`` by temp file + rename; return its path and SHA-256."""
+    sha = hashlib.sha256(data).hexdigest()
+    folder = storage / "submissions" / course / lab / check_name(student, "student")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{sha[:16]}.ipynb"
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    return target, sha
+
+
+def lab_row(session: Session, course: str, lab: str) -> m.Lab:
+    row = session.scalar(select(m.Lab).where(m.Lab.course_id == course, m.Lab.lab_id == lab))
+    if row is None:
+        raise NotFoundError(f"no lab '{lab}' in course '{course}'; add the course with `workbench course add DIR`")
+    return row
+
+
+def _student(session: Session, course: str, name: str) -> g.Student:
+    row = session.scalar(select(g.Student).where(g.Student.course_id == course, g.Student.name == name))
+    if row is None:
+        row = g.Student(course_id=course, name=name, email="", sis_id="", section="")
+        session.add(row)
+        session.flush()
+    return row
+
+
+def add_submission(store: Store, course: str, lab: str, student: str, path: Path, sha: str,
+                   submitted: datetime, source_sha: str) -> tuple[int, bool]:
+    """Register a stored file; return (submission id, whether it still needs grading)."""
+
+    def work(session: Session) -> tuple[int, bool]:
+        lab_row(session, course, lab)
+        who = _student(session, course, student)
+        row = session.scalar(select(g.Submission).where(
+            g.Submission.student_id == who.id, g.Submission.lab_id == lab, g.Submission.sha256 == sha))
+        if row is None:
+            row = g.Submission(course_id=course, lab_id=lab, student_id=who.id, submitted=submitted, sha256=sha,
+                               path=str(path), status="queued", source_sha256="", auto_score=0.0, max_score=0.0,
+                               late_s=0.0, penalty=0.0, needs_manual=0, message="", outputs=[])
+            session.add(row)
+            session.flush()
+        pending = not (row.status == "graded" and row.source_sha256 == source_sha)
+        if pending:
+            row.status = "queued"
+        return row.id, pending
+
+    return store.write(work)
+
+
+def record_result(store: Store, submission_id: int, result: Any, source_sha: str, policy: LatePolicy) -> None:
+    """Write one GradeResult (tasks, score, penalty, outputs) and mark the submission graded."""
+
+    def work(session: Session) -> None:
+        row = session.get(g.Submission, submission_id, options=[selectinload(g.Submission.tasks)])
+        if row is None:
+            raise NotFoundError(f"submission {submission_id} was deleted while it was graded")
+        due = lab_row(session, row.course_id, row.lab_id).due
+        row.late_s, row.penalty = policy.penalty(row.submitted, due)
+        row.tasks.clear()
+        session.flush()
+        for position, task in enumerate(result.tasks):
+            row.tasks.append(g.TaskGrade(task_id=task.id, position=position, auto_points=task.points,
+                                         max_points=task.max_points, status=task.status, message=task.message))
+        row.auto_score, row.max_score = result.score, result.max_score
+        row.needs_manual = int(result.needs_manual)
+        row.outputs = [_trim(o) for o in result.outputs]
+        row.source_sha256, row.status, row.message, row.graded = source_sha, "graded", "", m.utcnow()
+
+    store.write(work)
+
+
+def _trim(output: dict[str, Any], keep: int = OUTPUT_KEEP) -> dict[str, Any]:
+    """What the gradebook keeps of one cell's output for feedback: enough to read, not a flood."""
+    trimmed = dict(output)
+    for key in ("stdout", "stderr", "code"):
+        text = str(trimmed.get(key) or "")
+        if len(text) > keep:
+            trimmed[key] = text[:keep] + f"\n[{len(text) - keep} more characters not kept]"
+    trimmed["display"] = [{k: v[:keep] for k, v in item.items()} for item in trimmed.get("display", [])[:5]]
+    return trimmed
+
+
+def record_failure(store: Store, submission_id: int, message: str) -> None:
+    def work(session: Session) -> None:
+        row = session.get(g.Submission, submission_id)
+        if row is not None:
+            row.status, row.message, row.graded = "failed", message[:2000], m.utcnow()
+
+    store.write(work)
+
+
+def set_points(store: Store, course: str, lab: str, student: str, task: str, points: float, comment: str,
+               by: str, submission_id: int | None = None) -> dict[str, Any]:
+    """Append a manual adjustment to the student's latest submission (or the one named)."""
+
+    def work(session: Session) -> dict[str, Any]:
+        if submission_id is not None:
+            row = session.get(g.Submission, submission_id, options=[selectinload(g.Submission.tasks)])
+        else:
+            row = _latest(session, course, lab, student)
+        if row is None:
+            raise NotFoundError(f"no submission of lab '{lab}' by '{student}' in course '{course}'; "
+                                "`workbench grades export` lists the graded ones")
+        task_row = next((t for t in row.tasks if t.task_id == task), None)
+        if task_row is None:
+            known = ", ".join(t.task_id for t in row.tasks) or "none yet: grade it first"
+            raise GradebookError(f"lab '{row.lab_id}' has no task '{task}'; its tasks: {known}")
+        if not 0 <= points <= task_row.max_points:
+            raise GradebookError(f"points for '{task}' must be between 0 and {task_row.max_points:g}, not {points:g}")
+        session.add(g.Adjustment(submission_id=row.id, task_id=task, points=points, by=by, comment=comment))
+        session.flush()
+        return submission_json(session, row)
+
+    return store.write(work)
+
+
+def _latest(session: Session, course: str, lab: str, student: str) -> g.Submission | None:
+    return session.scalar(
+        select(g.Submission).join(g.Student)
+        .where(g.Submission.course_id == course, g.Submission.lab_id == lab, g.Student.name == student)
+        .options(selectinload(g.Submission.tasks))
+        .order_by(g.Submission.submitted.desc(), g.Submission.id.desc()).limit(1))
+
+
+def submission_json(session: Session, row: g.Submission, outputs: bool = False) -> dict[str, Any]:
+    """A submission with each task's final points (the newest adjustment wins), penalty and total."""
+    adjustments: dict[str, g.Adjustment] = {}
+    for newer in session.scalars(select(g.Adjustment).where(g.Adjustment.submission_id == row.id)
+                                 .order_by(g.Adjustment.at, g.Adjustment.id)):
+        adjustments[newer.task_id] = newer
+    tasks: list[dict[str, Any]] = []
+    for t in row.tasks:
+        adj: g.Adjustment | None = adjustments.get(t.task_id)
+        tasks.append({"id": t.task_id, "auto_points": t.auto_points, "max_points": t.max_points,
+                      "points": adj.points if adj else t.auto_points, "status": t.status, "message": t.message,
+                      "adjusted_by": adj.by if adj else None, "comment": adj.comment if adj else "",
+                      "adjusted_at": adj.at.isoformat() if adj else None})
+    raw = round(sum(t["points"] for t in tasks), 6)
+    data: dict[str, Any] = {
+        "id": row.id, "course": row.course_id, "lab": row.lab_id, "student": row.student.name,
+        "submitted": row.submitted.isoformat(), "sha256": row.sha256, "status": row.status,
+        "message": row.message, "graded": row.graded.isoformat() if row.graded else None,
+        "raw_score": raw, "max_score": row.max_score, "late_s": row.late_s, "penalty": row.penalty,
+        "score": round(raw * (1 - row.penalty), 6), "source_sha256": row.source_sha256,
+        "needs_manual": bool(row.needs_manual)
+        and any(t["status"] == "manual" and t["adjusted_by"] is None for t in tasks),
+        "tasks": tasks,
+    }
+    if outputs:
+        data["outputs"] = row.outputs
+    return data
+
+
+def submissions(store: Store, course: str, lab: str | None = None, student: str | None = None,
+                latest_only: bool = False) -> list[dict[str, Any]]:
+    """Submissions newest first (``latest_only``: one per student and lab)."""
+    with store.session() as session:
+        query = (select(g.Submission).join(g.Student).where(g.Submission.course_id == course)
+                 .options(selectinload(g.Submission.tasks), selectinload(g.Submission.student))
+                 .order_by(g.Submission.submitted.desc(), g.Submission.id.desc()))
+        if lab:
+            query = query.where(g.Submission.lab_id == lab)
+        if student:
+            query = query.where(g.Student.name == student)
+        seen: set[tuple[int, str]] = set()
+        found = []
+        for row in session.scalars(query):
+            if latest_only and (row.student_id, row.lab_id) in seen:
+                continue
+            seen.add((row.student_id, row.lab_id))
+            found.append(submission_json(session, row))
+        return found
+
+
+def submission(store: Store, submission_id: int, outputs: bool = True) -> dict[str, Any]:
+    with store.session() as session:
+        row = session.get(g.Submission, submission_id,
+                          options=[selectinload(g.Submission.tasks), selectinload(g.Submission.student)])
+        if row is None:
+            raise NotFoundError(f"no submission {submission_id}")
+        return submission_json(session, row, outputs=outputs)
+
+
+def stored_path(store: Store, submission_id: int) -> str:
+    with store.session() as session:
+        row = session.get(g.Submission, submission_id)
+        if row is None:
+            raise NotFoundError(f"no submission {submission_id}")
+        return row.path
+
+
+def set_roster(store: Store, course: str, people: list[dict[str, str]]) -> int:
+    """Create or update students with their LMS identifiers (name, email, sis_id, section)."""
+
+    def work(session: Session) -> int:
+        for person in people:
+            row = _student(session, course, check_name(person["name"], "student"))
+            for key in ("email", "sis_id", "section"):
+                if person.get(key):
+                    setattr(row, key, person[key])
+        return len(people)
+
+    return store.write(work)
+
+
+def roster(store: Store, course: str) -> dict[str, dict[str, str]]:
+    """Each student's LMS identifiers (email, SIS id, section), for exports."""
+    with store.session() as session:
+        return {s.name: {"email": s.email, "sis_id": s.sis_id, "section": s.section}
+                for s in session.scalars(select(g.Student).where(g.Student.course_id == course))}

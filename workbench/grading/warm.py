@@ -1,0 +1,181 @@
+"""Warm workers: a long-lived bubblewrap process (``_zygote.py``) per worker that has imported the
+lab's heavy modules once and forks a fresh sandbox per submission.
+
+The grader side is the same as for cold sandboxes (``Runner`` and the cell protocol over two
+pipes); only who starts the process differs: ``WarmWorker.launcher`` plugs into
+``SandboxSpec.launcher``. The pipes are created here and handed to the fork server as SCM_RIGHTS
+over a Unix socket, so no path or secret crosses a command line, and the grader keeps its ends.
+The worker itself holds capabilities inside its namespaces (it must mount and change uid for each
+child) but runs only this project's code; the children drop everything before student code runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.grading.sandbox import (
+    INSIDE_RUNNER,
+    SANDBOX_ENV,
+    Limits,
+    SandboxSpec,
+    SandboxUnavailable,
+    bwrap_path,
+    bwrap_view,
+)
+
+ZYGOTE = Path(__file__).with_name("_zygote.py")
+WARM_UID_BASE = 2_000_000  # above the cold sandboxes' range (sandbox.UID_BASE + up to 800 000)
+HEAVY = ("torch", "mindspore")
+_IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_][\w]*)", re.MULTILINE)
+
+
+class WorkerError(SandboxUnavailable):
+    """A warm worker could not start or stopped answering; grading cannot go on with it."""
+
+
+def preload_for(sources: list[str]) -> tuple[str, ...]:
+    """What a worker imports before forking: always IPython and numpy (every lab's grader needs
+    them), plus torch / mindspore when the lab's code imports them (each ~2.5 s, paid once)."""
+    found = {m for code in sources for m in _IMPORT.findall(code)}
+    if "workbench" in found:  # labs use workbench.labs.frameworks, which may import either
+        found.update(HEAVY)
+    heavy = tuple(m for m in HEAVY if m in found)
+    return ("numpy", "IPython.core.interactiveshell", "IPython.utils.capture", *heavy)
+
+
+class WarmWorker:
+    """One fork server; ``launcher`` gives ``SandboxSpec`` a factory of sandboxes forked from it."""
+
+    def __init__(self, index: int, limits: Limits, preload: tuple[str, ...], data_dir: Path | None = None,
+                 start_timeout: float = 120.0) -> None:
+        if bwrap_path() is None:
+            raise WorkerError("bubblewrap (bwrap) is not installed; warm workers need it "
+                              "(apt-get install bubblewrap), or grade with --unsafe-no-sandbox")
+        self.index, self.limits = index, limits
+        self.uid = WARM_UID_BASE + (os.getpid() % 20_000) * 32 + index % 32
+        self.lock = threading.Lock()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = ours
+        argv = bwrap_view(limits)
+        argv += ["--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
+                 "--ro-bind", str(ZYGOTE), "/opt/workbench/zygote.py",
+                 "--perms", "0755", "--dir", "/home/student"]
+        if data_dir is not None:
+            argv += ["--ro-bind", str(data_dir), "/opt/workbench/data"]
+        argv += ["--chdir", "/home/student", *SANDBOX_ENV, "--",
+                 sys.executable, "-I", "-B", "/opt/workbench/zygote.py", str(theirs.fileno()), ",".join(preload)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True,
+                                     start_new_session=True)
+        theirs.close()
+        reply = self._read(time.monotonic() + start_timeout)
+        if not reply.get("ready"):
+            self.close()
+            raise WorkerError(f"warm worker {index} did not start ({reply.get('error', 'no answer')}); "
+                              "check that bubblewrap works here (`bwrap --ro-bind / / true`)")
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        buf = b""
+        want = 12
+        while len(buf) < want:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return {"error": "timed out"}
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                return {"error": "the worker exited"}
+            buf += chunk
+            if want == 12 and len(buf) >= 12:
+                want = 12 + int(buf[:12])
+        return dict(json.loads(buf[12:want]))
+
+    def request(self, cmd: dict[str, Any], fds: list[int] | None = None, timeout: float = 60.0) -> dict[str, Any]:
+        """One command and its answer; serialized, since a worker runs one sandbox at a time."""
+        data = json.dumps(cmd).encode()
+        payload = b"%012d" % len(data) + data
+        with self.lock:
+            try:
+                socket.send_fds(self.sock, [payload[:12]], fds or [])
+                self.sock.sendall(payload[12:])
+            except OSError as exc:
+                return {"error": f"the worker is gone ({exc})"}
+            return self._read(time.monotonic() + timeout)
+
+    def launcher(self, spec: SandboxSpec) -> WarmSandbox:
+        return WarmSandbox(self, spec)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        """Closing the socket makes the fork server kill its children and exit; bwrap follows."""
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, 9)
+            self.proc.wait(timeout=10)
+
+
+class WarmSandbox:
+    """A sandbox forked by a warm worker; the same surface ``Runner`` uses for a cold one."""
+
+    def __init__(self, worker: WarmWorker, spec: SandboxSpec) -> None:
+        self.worker, self.spec = worker, spec
+        self.to_child = self.from_child = -1
+        self.pid: int | None = None
+        self.status: int | None = None
+        self.ended = False
+
+    def start(self) -> None:
+        lim = self.spec.limits
+        child_in, self.to_child = os.pipe()
+        self.from_child, child_out = os.pipe()
+        cmd = {"op": "start", "uid": self.worker.uid,
+               "files": {Path(name).name: base64.b64encode(content).decode()
+                         for name, content in self.spec.files.items()},
+               "limits": {"memory_mb": lim.memory_mb, "cpu_seconds": lim.cpu_seconds, "file_mb": lim.file_mb,
+                          "open_files": lim.open_files, "processes": lim.processes, "tmp_mb": lim.tmp_mb,
+                          "output_bytes": lim.output_bytes}}
+        try:
+            reply = self.worker.request(cmd, [child_in, child_out])
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        if "pid" not in reply:
+            self.ended = True
+            raise WorkerError(f"warm worker {self.worker.index}: {reply.get('error', 'no answer')}")
+        self.pid = int(reply["pid"])
+
+    def alive(self) -> bool:
+        return not self.ended and self.pid is not None and self.worker.alive()
+
+    def exit_status(self) -> int | None:
+        self.kill()
+        return self.status
+
+    def kill(self) -> None:
+        """SIGKILL the sandbox's PID 1 (its whole namespace dies) and close the grader's pipe ends."""
+        for fd in (self.to_child, self.from_child):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.to_child = self.from_child = -1
+        if not self.ended and self.pid is not None:
+            self.ended = True
+            status = self.worker.request({"op": "kill", "pid": self.pid}).get("status")
+            self.status = int(status) if status is not None else None

@@ -1,0 +1,209 @@
+"""Submit, grades and feedback over REST: what the Submit button and the Gradebook panel call.
+
+``POST submissions`` takes the student's *current* ``<course>/<lab>.ipynb`` from the contents
+manager (what they see, saved or not on disk elsewhere), stores it by temp file + rename with a
+hash row, and queues grading on the server's grading thread (never on the event loop). Students
+see only their own submissions, grades and feedback; instructors see everyone's, set manual
+points and trigger a class re-grade of the stored submissions.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import posixpath
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from workbench.curriculum import catalog
+from workbench.errors import NotFoundError
+from workbench.grading import autograde, feedback, gradebook
+from workbench.server.base import WorkbenchHandler
+from workbench.server.openapi import ERRORS, NOT_FOUND, param
+from workbench.store import Store
+from workbench.store.models import utcnow
+
+
+def _grade_in_background(store: Store, course: str, lab: str, pending: list[tuple[int, Path]],
+                         workers: int = 1) -> None:
+    """Runs on the grading executor thread: warm workers, results committed per submission."""
+    source = catalog.lab_notebook(store, course, lab)
+    data = Path(catalog.get_course_path(store, course)) / "data"
+    autograde.grade_pending(store, lab, source, pending, workers=workers, progress=False,
+                            data_dir=data if data.is_dir() else None)
+
+
+def _id(text: str) -> int:
+    if not text.isdigit():
+        raise web.HTTPError(404, f"no submission '{text}'; submission ids are numbers (GET submissions)")
+    return int(text)
+
+
+class GradingHandler(WorkbenchHandler):
+    @property
+    def executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        """One grading thread per server: submissions queue behind each other, the loop stays free."""
+        pool = self.settings.get("workbench_grading_executor")
+        if pool is None:
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-grading")
+            self.settings["workbench_grading_executor"] = pool
+        return pool
+
+    def queue(self, course: str, lab: str, pending: list[tuple[int, Path]], workers: int = 1) -> None:
+        if not pending:
+            return
+        future = self.executor.submit(_grade_in_background, self.store, course, lab, pending, workers)
+        log = self.log
+
+        def done(f: concurrent.futures.Future[None]) -> None:
+            if f.exception() is not None:
+                log.error("workbench: grading %s/%s failed: %s", course, lab, f.exception())
+
+        future.add_done_callback(done)
+
+    def course_lab(self, body: dict[str, Any] | None = None) -> tuple[str, str]:
+        get = (lambda k: body.get(k)) if body is not None else (lambda k: self.get_argument(k, None))
+        course, lab = get("course"), get("lab")
+        if not isinstance(course, str) or not course or not isinstance(lab, str) or not lab:
+            raise web.HTTPError(400, 'name the lab: {"course": "<course id>", "lab": "<lab id>"}')
+        return course, lab
+
+    def own_or_instructor(self, sub: dict[str, Any]) -> None:
+        if sub["student"] != self.username:
+            self.require_instructor()
+
+
+class SubmissionsHandler(GradingHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        course, lab = self.course_lab(self.json_body())
+        source = catalog.lab_notebook(self.store, course, lab)
+        path = posixpath.join(course, f"{lab}.ipynb")
+        assert self.serverapp is not None
+        contents = self.serverapp.contents_manager
+        if not await ensure_async(contents.file_exists(path)):
+            raise NotFoundError(f"{path} is not in your space; open the lab first (Courses panel → Open)")
+        model = await ensure_async(contents.get(path, content=True, type="notebook"))
+        data = nbformat.writes(model["content"]).encode()
+        stored, sha = gradebook.store_file(data, Path(self.workbench.data_dir), course, lab,
+                                           gradebook.check_name(self.username, "user"))
+        sub_id, todo = gradebook.add_submission(self.store, course, lab, self.username, stored, sha,
+                                                utcnow(), autograde.source_digest(source))
+        if todo:
+            self.queue(course, lab, [(sub_id, stored)])
+        self.send(gradebook.submission(self.store, sub_id, outputs=False), status=202 if todo else 200)
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        course = self.get_argument("course", None)
+        if not course:
+            raise web.HTTPError(400, "add ?course=<course id> (and optionally &lab=<lab id>)")
+        mine = self.role != "instructor"
+        found = gradebook.submissions(self.store, course, self.get_argument("lab", None),
+                                      student=self.username if mine else None)
+        self.send({"submissions": found})
+
+
+class GradesHandler(GradingHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        course, lab = self.course_lab()
+        mine = self.role != "instructor"
+        latest = gradebook.submissions(self.store, course, lab, student=self.username if mine else None,
+                                       latest_only=True)
+        tasks: list[str] = []
+        for sub in latest:
+            tasks += [t["id"] for t in sub["tasks"] if t["id"] not in tasks]
+        rows = [{"student": s["student"], "submission": s["id"], "status": s["status"], "score": s["score"],
+                 "max_score": s["max_score"], "penalty": s["penalty"], "needs_manual": s["needs_manual"],
+                 "points": {t["id"]: t["points"] for t in s["tasks"]}} for s in latest]
+        self.send({"course": course, "lab": lab, "tasks": tasks, "rows": rows})
+
+
+class TaskGradeHandler(GradingHandler):
+    @web.authenticated
+    @authorized
+    def put(self, submission_id: str, task_id: str) -> None:
+        self.require_instructor()
+        body = self.json_body()
+        points = body.get("points")
+        if not isinstance(points, (int, float)) or isinstance(points, bool):
+            raise web.HTTPError(400, 'send {"points": <number>, "comment": "<why>"}')
+        sub = gradebook.submission(self.store, _id(submission_id), outputs=False)
+        self.send(gradebook.set_points(self.store, sub["course"], sub["lab"], sub["student"], task_id,
+                                       float(points), str(body.get("comment", "")), self.username,
+                                       submission_id=_id(submission_id)))
+
+
+class AutogradeHandler(GradingHandler):
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        self.require_instructor()
+        body = self.json_body()
+        course, lab = self.course_lab(body)
+        source = catalog.lab_notebook(self.store, course, lab)
+        pending = autograde.stored_pending(self.store, course, lab, autograde.source_digest(source),
+                                          force=bool(body.get("force")))
+        self.queue(course, lab, pending, workers=int(body.get("workers", 2)))
+        self.send({"queued": [sub_id for sub_id, _ in pending]}, status=202)
+
+
+class FeedbackHandler(GradingHandler):
+    @web.authenticated
+    @authorized
+    def get(self, submission_id: str) -> None:
+        sub = gradebook.submission(self.store, _id(submission_id))
+        self.own_or_instructor(sub)
+        if self.get_argument("format", "html") == "json":
+            self.send(sub)
+            return
+        self.finish(feedback.render(sub), set_content_type="text/html; charset=UTF-8")
+
+
+ROUTES = [
+    ("submissions", SubmissionsHandler),
+    ("grades", GradesHandler),
+    (r"grades/(?P<submission_id>[^/]+)/(?P<task_id>[^/]+)", TaskGradeHandler),
+    ("autograde", AutogradeHandler),
+    (r"feedback/(?P<submission_id>[^/]+)", FeedbackHandler),
+]
+_OBJ = {"description": "JSON object", "content": {"application/json": {"schema": {"type": "object"}}}}
+_LAB_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["course", "lab"],
+    "properties": {"course": {"type": "string"}, "lab": {"type": "string"}}}}}}
+_QUERY = [{"name": "course", "in": "query", "required": True, "schema": {"type": "string"}},
+          {"name": "lab", "in": "query", "required": False, "schema": {"type": "string"}}]
+PATHS = {
+    "/submissions": {
+        "post": {"summary": "Submit the user's current <course>/<lab>.ipynb; stored with its hash, grading queued",
+                 "requestBody": _LAB_BODY,
+                 "responses": {"202": {**_OBJ, "description": "stored, grading queued"},
+                               "200": {**_OBJ, "description": "identical to a graded submission"},
+                               **ERRORS, **NOT_FOUND}},
+        "get": {"summary": "Own submissions (every student's for instructors), newest first", "parameters": _QUERY,
+                "responses": {"200": _OBJ, **ERRORS}}},
+    "/grades": {"get": {"summary": "Latest grade per student: own row, or a students x tasks table for "
+                                   "instructors", "parameters": _QUERY, "responses": {"200": _OBJ, **ERRORS}}},
+    "/grades/{submission_id}/{task_id}": {"put": {
+        "summary": "Manual points for one task (instructor); the newest adjustment wins",
+        "parameters": [param("submission_id"), param("task_id")],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["points"],
+            "properties": {"points": {"type": "number"}, "comment": {"type": "string"}}}}}},
+        "responses": {"200": _OBJ, **ERRORS, **NOT_FOUND}}},
+    "/autograde": {"post": {"summary": "Re-grade the lab's stored submissions not yet graded against the "
+                                       "current source (instructor; force: all)", "requestBody": _LAB_BODY,
+                            "responses": {"202": _OBJ, **ERRORS, **NOT_FOUND}}},
+    "/feedback/{submission_id}": {"get": {
+        "summary": "Feedback for a submission: HTML page, or ?format=json (own, or any for instructors)",
+        "parameters": [param("submission_id")],
+        "responses": {"200": {"description": "text/html, or JSON with ?format=json"}, **ERRORS, **NOT_FOUND}}},
+}

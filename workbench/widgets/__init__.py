@@ -1,0 +1,1 @@
+"""ipywidgets used in notebooks: session status (``session.py``); submit and progress widgets join here."""
