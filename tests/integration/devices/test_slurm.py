@@ -77,7 +77,7 @@ def test_lease_is_a_job_holding_npus_seen_inside_and_cancelled_on_release(
 
     assert slurm.release(lease["lease"])["state"] == "ended"
     slurm.release(cpu["lease"])
-    assert slurm_cluster.squeue() == []
+    assert slurm_cluster.drained() == []
 
 
 def test_reap_cancels_the_job_of_a_lease_reclaimed_by_deadline(
@@ -87,7 +87,7 @@ def test_reap_cancels_the_job_of_a_lease_reclaimed_by_deadline(
     time.sleep(1.0)  # no heartbeat: the row is reclaimed on the next touch, the job must follow
     assert slurm.manager.sweep()[0]["state"] == "reclaimed"
     assert slurm.reap() == [f"cancelled job {lease['backend_ref']} of reclaimed lease {lease['lease']}"]
-    assert slurm_cluster.squeue() == []
+    assert slurm_cluster.drained() == []
 
 
 def test_kernel_runs_inside_the_allocation_interrupts_and_releases(
@@ -120,4 +120,4 @@ def test_kernel_runs_inside_the_allocation_interrupts_and_releases(
     finally:
         km.shutdown_kernel(now=True)
     assert LeaseManager(Store(db_url), [Device("npu", "0")]).get(lease["lease"])["state"] == "ended"
-    assert slurm_cluster.squeue() == []
+    assert slurm_cluster.drained() == []
