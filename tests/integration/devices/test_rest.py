@@ -10,7 +10,7 @@ import pytest
 
 from workbench.devices.inventory import Device
 from workbench.devices.leases import LeaseManager, Request
-from workbench.store import Store
+from workbench.store import Store, open_store
 
 pytestmark = pytest.mark.integration
 
@@ -34,3 +34,26 @@ def test_devices_sessions_release(
     status, released = server.request("POST", f"sessions/{mine['lease']}/release", body={})
     assert status == 200 and released["state"] == "ended"
     assert manager.held() == {}
+
+
+def test_server_restart_keeps_leases_and_usage(
+    start_server: Callable[..., Any], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leases and usage live in the store, not in the server: a restart loses neither."""
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("discover: false\ndevices:\n  - {kind: npu, ids: [0, 1]}\n")
+    monkeypatch.setenv("WORKBENCH_INVENTORY", str(inv))
+    manager = LeaseManager(open_store(db_url), [Device("npu", "0"), Device("npu", "1")])
+    held = manager.acquire("bob", [Request("npu", 1)])
+    first = start_server()
+    before = {s["lease"]: s["state"] for s in first.request("GET", "sessions")[1]["sessions"]}
+    usage_before = first.request("GET", "devices")[1]["usage"]
+    first.process.terminate()
+    assert first.process.wait(timeout=30) is not None
+
+    second = start_server()
+    after = {s["lease"]: s["state"] for s in second.request("GET", "sessions")[1]["sessions"]}
+    assert before == after == {held["lease"]: "live"}
+    usage_after = second.request("GET", "devices")[1]["usage"]
+    assert [u["holder"] for u in usage_after] == [u["holder"] for u in usage_before] == ["bob"]
+    assert usage_after[0]["device_seconds"] >= usage_before[0]["device_seconds"]
