@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +15,6 @@ from typing import Any
 import pytest
 from jupyter_client import BlockingKernelClient
 
-from tests.conftest import REPO
 from tests.fixtures.jupyter_server import Server
 
 pytestmark = pytest.mark.integration
@@ -37,25 +35,12 @@ def api(server: Server, method: str, path: str, body: Any = None) -> tuple[int, 
 
 @pytest.fixture
 def cpu_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
-    """A CPU kernel spec through the provisioner (entry point as a wheel declares it) and a 3 s idle limit."""
-    site = tmp_path / "site"
-    dist = site / "aicc_workbench_sweep-0.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: aicc-workbench-sweep\nVersion: 0.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[jupyter_client.kernel_provisioners]\n"
-        "workbench-provisioner = workbench.devices.provisioner:WorkbenchProvisioner\n")
-    monkeypatch.setenv("PYTHONPATH", f"{site}{os.pathsep}{REPO}")
-    spec = json.loads((REPO / "workbench/devices/kernelspecs/workbench-cpu/kernel.json").read_text())
-    spec["argv"][0] = sys.executable
-    kdir = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "wbsweep-cpu"
-    kdir.mkdir(parents=True, exist_ok=True)
-    (kdir / "kernel.json").write_text(json.dumps(spec))
+    """The installed "Python 3 (CPU)" kernel spec (the provisioner leases a CPU slot), 3 s idle limit."""
     inv = tmp_path / "inventory.yaml"
     inv.write_text("discover: false\ndevices:\n  - {kind: cpu, slots: 2}\n"
                    f"policy:\n  default: {{idle_minutes: {IDLE_MIN}}}\n")
     monkeypatch.setenv("WORKBENCH_INVENTORY", str(inv))
-    return "wbsweep-cpu"
+    return "workbench-cpu"
 
 
 def test_idle_kernel_is_reclaimed_and_told_busy_one_is_not(
@@ -89,3 +74,21 @@ def test_idle_kernel_is_reclaimed_and_told_busy_one_is_not(
     assert "restart the kernel" in device["reason"]
     status, sessions = server.request("GET", "sessions")
     assert sessions["sessions"] == []  # the CPU slot is free again
+
+
+def test_jupyter_server_culling_frees_the_device(start_server: Callable[..., Server], cpu_kernel: str) -> None:
+    """jupyter_server's own idle culler shuts the kernel down; the provisioner's cleanup releases the lease."""
+    server = start_server("--Workbench.sweep_interval_s=0", "--MappingKernelManager.cull_idle_timeout=2",
+                          "--MappingKernelManager.cull_interval=1")
+    status, kernel = api(server, "POST", "kernels", {"name": cpu_kernel})
+    assert status == 201, kernel
+    status, sessions = server.request("GET", "sessions")
+    assert [s["kernel_id"] for s in sessions["sessions"]] == [kernel["id"]]
+    deadline = time.monotonic() + 45
+    while server.request("GET", "sessions")[1]["sessions"]:
+        assert time.monotonic() < deadline, "the culled kernel's lease was not released"
+        time.sleep(0.5)
+    assert api(server, "GET", f"kernels/{kernel['id']}")[0] == 404
+    status, every = server.request("GET", "sessions?all=1")
+    (ended,) = every["sessions"]
+    assert ended["state"] == "ended" and ended["kernel_id"] == kernel["id"]
