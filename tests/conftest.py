@@ -14,6 +14,11 @@ REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.fixtures.jupyter_server", "tests.fixtures.postgres", "tests.fixtures.slurm"]
 
 
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """Notebooks under tests/ are fixtures (submissions, otter assignments), not nbval tours."""
+    return True if collection_path.suffix == ".ipynb" else None
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

@@ -19,6 +19,8 @@ import traceback
 
 IN, OUT, CAP = -1, -1, 0
 PRELOAD: list[str] = []
+SHELL = None  # made by prepare(); a warm worker makes it once, before forking its sandboxes
+WARM_UP = ("pass", "0", "assert False", "raise ValueError('warm-up')")  # first-use costs, paid once
 
 
 class CappedStream(io.TextIOBase):
@@ -100,10 +102,41 @@ def plain(value, depth: int = 0):
     raise TypeError(f"a {type(value).__name__} is not a plain value (number, string, list, dict, array)")
 
 
-def main() -> None:
-    for name in PRELOAD:
-        with contextlib.suppress(Exception):
-            __import__(name)
+def _quick_getmodule(shell) -> None:
+    """IPython's tracebacks ask ``inspect.getmodule`` about each frame a few times; for a frame of a
+    notebook cell (no module's file) it rescans all of ``sys.modules`` every time, ~5 ms with torch's
+    1,200 modules, so a failing cell cost 20-50 ms. Frames, code and tracebacks of cells belong to no
+    module: answer that at once, exactly what the full scan concludes; everything else is unchanged."""
+    import inspect
+    import types
+
+    slow = inspect.getmodule
+    cells = getattr(shell.compile, "_filename_map", None)
+    if not isinstance(cells, dict):
+        return
+    kinds = (types.FrameType, types.CodeType, types.TracebackType)
+
+    def getmodule(object, _filename=None):  # inspect's own signature
+        if isinstance(object, kinds):
+            name = _filename
+            if name is None:
+                frame = object.tb_frame if isinstance(object, types.TracebackType) else object
+                code = frame.f_code if isinstance(frame, types.FrameType) else frame
+                name = code.co_filename
+            if name in cells:
+                return None
+        return slow(object, _filename)
+
+    getmodule.__doc__, getmodule.__wrapped__ = slow.__doc__, slow  # type: ignore[attr-defined]
+    inspect.getmodule = getmodule
+
+
+def prepare(warm: bool = False):
+    """The IPython shell that runs the cells. A warm worker calls this before forking with ``warm``:
+    it also runs a few fixed cells (an expression, a failing assert, an exception) so the lazy
+    imports and caches of display and traceback formatting are in the image every child copies, then
+    puts the user namespace and the interpreter back as they were. No student code ever runs here."""
+    global SHELL
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
     from traitlets.config import Config
@@ -111,6 +144,37 @@ def main() -> None:
     config = Config()
     config.HistoryManager.enabled = False  # no history.sqlite holding test cells on the sandbox's disk
     shell = InteractiveShell.instance(config=config, colors="NoColor")
+    _quick_getmodule(shell)
+    if warm:
+        user_ns, hidden = dict(shell.user_ns), dict(shell.user_ns_hidden)
+        real = sys.stdout, sys.stderr
+        with capture_output(stdout=False, stderr=False, display=True):
+            sys.stdout, sys.stderr = CappedStream("stdout"), CappedStream("stderr")
+            try:
+                for code in WARM_UP:
+                    shell.run_cell(code, store_history=False, silent=False)
+            finally:
+                sys.stdout, sys.stderr = real
+        shell.user_ns.clear()
+        shell.user_ns.update(user_ns)
+        shell.user_ns_hidden.clear()
+        shell.user_ns_hidden.update(hidden)
+        if shell.history_manager is not None:  # outputs, exceptions, Out: as a new shell has them
+            shell.history_manager.reset(new_session=False)
+        shell.last_execution_succeeded, shell.last_execution_result = True, None
+        for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+            sys.__dict__.pop(name, None)
+    SHELL = shell
+    return shell
+
+
+def main() -> None:
+    for name in PRELOAD:
+        with contextlib.suppress(Exception):
+            __import__(name)
+    from IPython.utils.capture import capture_output
+
+    shell = SHELL if SHELL is not None else prepare()
     send({"ready": True})
     while True:
         cmd = receive()

@@ -11,7 +11,9 @@ It is standalone (no ``workbench`` import): bwrap shows it only this file, ``ins
 cell runner the child serves), the Python installation and the lab's data. Student code never runs
 in this process. Protocol on the inherited Unix socket (fd ``argv[1]``): 12-digit length + JSON;
 ``start`` carries the child's two pipe ends as SCM_RIGHTS and is answered with its pid; ``kill``
-SIGKILLs that child (PID 1 of its namespace, so every descendant dies too) and answers its status.
+SIGKILLs that child (PID 1 of its namespace, so every descendant dies too) and answers its status,
+or, with ``"wait": false``, answers at once and reaps it before reading the next command (so a
+sandbox is entirely gone before the next one is forked, while the grader records its result).
 """
 
 from __future__ import annotations
@@ -114,33 +116,19 @@ def _enter(cmd: dict, fd_in: int, fd_out: int) -> None:
     os.setsid()
 
 
-def _child(cmd: dict, fd_in: int, fd_out: int, sock: socket.socket, report: int) -> None:
-    """The forked child: unshare, fork the sandbox's PID 1, report its pid, and wait for it."""
+def _child(cmd: dict, fd_in: int, fd_out: int) -> None:
+    """The forked child, PID 1 of its own PID namespace: the other namespaces, then serve the cells.
+    (The fork server's death kills it: PR_SET_PDEATHSIG in _enter, and bwrap's namespace going away.)"""
     try:
-        sock.close()
-        _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
-        _check(LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
-        pid = os.fork()
-    except BaseException:
-        os._exit(121)
-    if pid:
-        os.write(report, b"%d\n" % pid)
-        os.close(report)
-        os.close(fd_in)
-        os.close(fd_out)
-        _, status = os.waitpid(pid, 0)
-        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-    try:
-        os.close(report)
+        _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
         _enter(cmd, fd_in, fd_out)
         null = os.open("/dev/null", os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
-        keep = sorted({0, 1, 2, fd_in, fd_out})
+        keep = sorted({0, 1, 2, fd_in, fd_out})  # the fork server's socket and namespace handle close here
         for low, high in zip(keep, [*keep[1:], 65536], strict=True):
             os.closerange(low + 1, high)
-        sys.path.insert(0, "/opt/workbench")
-        import inside
+        import inside  # already imported (and its shell made) by main(): nothing is loaded here
 
         inside.serve(fd_in, fd_out, int(cmd["limits"]["output_bytes"]), [])
     except BaseException:
@@ -148,50 +136,81 @@ def _child(cmd: dict, fd_in: int, fd_out: int, sock: socket.socket, report: int)
     os._exit(0)
 
 
-def main() -> None:
-    sock = socket.socket(fileno=int(sys.argv[1]))
-    for name in [m for m in sys.argv[2].split(",") if m]:
+def _fork_sandbox(cmd: dict, fd_in: int, fd_out: int, own_pid_ns: int) -> int:
+    """Fork one sandbox straight into a new PID namespace (one fork of the warm image, not two):
+    ``unshare(CLONE_NEWPID)`` applies to this process's next child only, and ``setns`` back to our
+    own PID namespace right after lets the next submission get a new one again."""
+    _check(LIBC.unshare(CLONE_NEWPID), "unshare")
+    try:
+        pid = os.fork()
+    except BaseException:
+        _check(LIBC.setns(own_pid_ns, CLONE_NEWPID), "setns")
+        raise
+    if pid == 0:
+        _child(cmd, fd_in, fd_out)
+    _check(LIBC.setns(own_pid_ns, CLONE_NEWPID), "setns")
+    return pid
+
+
+def _warm(preload: list[str]) -> None:
+    """Everything a child would otherwise pay for per submission, paid once here: the lab's imports,
+    the cell runner and its IPython shell (warmed up), torch limited to one thread per worker."""
+    for name in preload:
         with contextlib.suppress(Exception):
             __import__(name)
+    torch = sys.modules.get("torch")
+    if torch is not None:  # before any thread pool exists: a pool's threads do not survive fork
+        with contextlib.suppress(Exception):
+            torch.set_num_threads(1)
+            torch.set_num_interop_threads(1)
+            torch.clamp(torch.tensor([-1.0, 2.0]), min=0).tolist()  # first-op dispatch setup
+    sys.path.insert(0, "/opt/workbench")
+    import inside
+
+    inside.prepare(warm=True)
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    _warm([m for m in sys.argv[2].split(",") if m])
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     gc.collect()
     gc.freeze()  # keep the warm image's objects out of the children's collections (fewer copied pages)
-    children: dict[int, int] = {}  # pid of the sandbox's PID 1 -> the forked child waiting on it
+    children: set[int] = set()  # each sandbox's PID 1 (our child; killing it ends its whole namespace)
     send(sock, {"ready": True})
     while True:
         cmd, fds = receive(sock)
         if cmd is None:
-            for pid in children.values():
+            for pid in children:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
             return
         if cmd["op"] == "start":
             fd_in, fd_out = fds
-            read_end, write_end = os.pipe()
-            middle = os.fork()
-            if middle == 0:
-                os.close(read_end)
-                _child(cmd, fd_in, fd_out, sock, write_end)
-            os.close(write_end)
-            os.close(fd_in)
-            os.close(fd_out)
-            with os.fdopen(read_end) as handle:
-                line = handle.readline().strip()
-            if not line:
-                _, status = os.waitpid(middle, 0)
-                send(sock, {"error": f"the sandbox did not start (status {os.waitstatus_to_exitcode(status)})"})
+            try:
+                pid = _fork_sandbox(cmd, fd_in, fd_out, own_pid_ns)
+            except OSError as exc:
+                send(sock, {"error": f"the sandbox did not start ({exc})"})
                 continue
-            children[int(line)] = middle
-            send(sock, {"pid": int(line)})
+            finally:
+                os.close(fd_in)
+                os.close(fd_out)
+            children.add(pid)
+            send(sock, {"pid": pid})
         elif cmd["op"] == "kill":
             pid = int(cmd["pid"])
-            middle = children.pop(pid, 0)
+            known = pid in children
+            children.discard(pid)
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)  # PID 1 of its namespace: every process in it dies
+            if not cmd.get("wait", True):
+                send(sock, {"status": None})  # the grader goes on; we reap before the next command
             status = None
-            if middle:
+            if known:
                 with contextlib.suppress(ChildProcessError):
-                    status = os.waitstatus_to_exitcode(os.waitpid(middle, 0)[1])
-            send(sock, {"status": status})
+                    status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            if cmd.get("wait", True):
+                send(sock, {"status": status})
 
 
 if __name__ == "__main__":

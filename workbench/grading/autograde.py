@@ -9,6 +9,7 @@ The heavy imports are paid once per worker (``warm.py``), not once per submissio
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
 import sys
@@ -26,7 +27,6 @@ from workbench.grading.merge import GradingInputError, make_plan, read_notebook
 from workbench.grading.sandbox import (
     Limits,
     SandboxSpec,
-    SandboxUnavailable,
     bwrap_path,
     require_sandbox,
     sweep_stale,
@@ -98,28 +98,6 @@ def discover(root: Path, lab: str, notebook_name: str) -> list[Found]:
     return found
 
 
-def _worker_loop(jobs: queue.Queue[tuple[int, Path] | None], make_worker: Callable[[int], WarmWorker | None],
-                 index: int, grade_one: Callable[[int, Path, WarmWorker | None], None], stop: threading.Event,
-                 errors: list[BaseException]) -> None:
-    worker: WarmWorker | None = None
-    try:
-        worker = make_worker(index)
-        while not stop.is_set():
-            job = jobs.get()
-            if job is None:
-                return
-            if worker is not None and not worker.alive():
-                worker.close()
-                worker = make_worker(index)
-            grade_one(job[0], job[1], worker)
-    except BaseException as exc:  # surfaced by the main thread
-        errors.append(exc)
-        stop.set()
-    finally:
-        if worker is not None:
-            worker.close()
-
-
 def source_digest(source: Path) -> str:
     return hashlib.sha256(source.read_bytes()).hexdigest()
 
@@ -151,15 +129,100 @@ def stored_pending(store: Store, course: str, lab: str, source_sha: str,
     return pending
 
 
+class _Pool:
+    """The warm workers, each on its own thread taking submissions from a queue, plus one writer
+    thread that commits each result (one transaction each) while the workers go on grading.
+
+    Workers start as soon as the pool exists, so ``autograde`` overlaps their imports (seconds with
+    torch) with storing and registering the class."""
+
+    def __init__(self, make_worker: Callable[[int, threading.Event], WarmWorker | None], count: int,
+                 grade_one: Callable[[int, Path, WarmWorker | None], Callable[[], None]]) -> None:
+        self.make_worker, self.grade_one = make_worker, grade_one
+        self.jobs: queue.Queue[tuple[int, Path] | None] = queue.Queue()
+        self.results: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.count = count
+        self.threads = [threading.Thread(target=self._work, args=(i,), name=f"autograde-{i}", daemon=True)
+                        for i in range(count)]
+        self.writer = threading.Thread(target=self._write, name="autograde-writer", daemon=True)
+        for thread in [*self.threads, self.writer]:
+            thread.start()
+
+    def _work(self, index: int) -> None:
+        worker: WarmWorker | None = None
+        try:
+            worker = self.make_worker(index, self.stop)  # a stop while it starts kills it at once
+            while not self.stop.is_set():
+                job = self.jobs.get()
+                if job is None:
+                    return
+                if worker is not None and not worker.alive():
+                    worker.close()
+                    worker = self.make_worker(index, self.stop)
+                self.results.put(self.grade_one(job[0], job[1], worker))
+        except BaseException as exc:  # surfaced by the main thread (unless we were told to stop)
+            if not self.stop.is_set():
+                self.errors.append(exc)
+            self.stop.set()
+        finally:
+            if worker is not None:
+                worker.close()
+
+    def _write(self) -> None:
+        while True:
+            commit = self.results.get()
+            if commit is None:
+                return
+            try:
+                commit()
+            except BaseException as exc:
+                self.errors.append(exc)
+                self.stop.set()
+
+    def run(self, pending: list[tuple[int, Path]]) -> None:
+        """Grade ``pending``, wait for every result to be committed, re-raise a worker's error."""
+        for job in pending:
+            self.jobs.put(job)
+        self.close()
+
+    def close(self) -> None:
+        """No more jobs: let the workers finish (or stop them at Ctrl-C), then commit what is graded."""
+        for _ in range(self.count):
+            self.jobs.put(None)
+        try:
+            for thread in self.threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except KeyboardInterrupt:
+            self.stop.set()  # finished submissions are committed; the rest stay queued for the next run
+            raise
+        finally:
+            self.results.put(None)
+            self.writer.join()
+        if self.errors:
+            raise self.errors[0]
+
+
 def autograde(store: Store, course: str, lab: str, source: Path, found: list[Found], storage: Path,
               workers: int = 2, limits: Limits | None = None, policy: gradebook.LatePolicy | None = None,
               unsafe_no_sandbox: bool = False, data_dir: Path | None = None, progress: bool = True,
               force: bool = False) -> Summary:
-    """Store and register every submission, then grade the pending ones on ``workers`` warm workers."""
+    """Store and register every submission, then grade the pending ones on ``workers`` warm workers
+    (started first, so their imports overlap the registration)."""
     require_sandbox(unsafe_no_sandbox)
-    pending, skipped = register_found(store, course, lab, found, storage, source_digest(source), force)
-    summary = grade_pending(store, lab, source, pending, workers, limits, policy, unsafe_no_sandbox, data_dir,
-                            progress)
+    grading = _Grading(store, lab, source, limits, policy, unsafe_no_sandbox, data_dir)
+    pool = grading.pool(max(1, min(workers, len(found)))) if found else None
+    try:
+        pending, skipped = register_found(store, course, lab, found, storage, grading.source_sha, force)
+    except BaseException:
+        if pool is not None:
+            pool.stop.set()
+            with contextlib.suppress(BaseException):
+                pool.close()
+        raise
+    summary = grading.run(pool, pending, progress)
     summary.skipped = skipped
     return summary
 
@@ -169,71 +232,84 @@ def grade_pending(store: Store, lab: str, source: Path, pending: list[tuple[int,
                   unsafe_no_sandbox: bool = False, data_dir: Path | None = None, progress: bool = True) -> Summary:
     """Grade registered submissions in parallel; each result is committed as soon as it is known."""
     require_sandbox(unsafe_no_sandbox)
-    limits = limits or Limits()
-    policy = policy or gradebook.LatePolicy()
-    source_nb = read_notebook(source, "source notebook")
-    source_sha = source_digest(source)
-    summary = Summary()
+    grading = _Grading(store, lab, source, limits, policy, unsafe_no_sandbox, data_dir)
     if not pending:
-        return summary
-    sweep_stale()
-    preload = preload_for([c.source for c in source_nb.cells if c.cell_type == "code"])
-    lock = threading.Lock()
-    from tqdm import tqdm
+        return grading.summary
+    return grading.run(grading.pool(max(1, min(workers, len(pending)))), pending, progress)
 
-    bar = tqdm(total=len(pending), desc=f"autograde {lab}", unit="sub", file=sys.stderr, disable=not progress)
 
-    cold = unsafe_no_sandbox and bwrap_path() is None  # no bwrap: the accepted-risk, unsandboxed path
+class _Grading:
+    """One lab's grading run: the source, the limits, the summary, and how one submission is graded."""
 
-    def make_worker(index: int) -> WarmWorker | None:
-        if cold:
+    def __init__(self, store: Store, lab: str, source: Path, limits: Limits | None,
+                 policy: gradebook.LatePolicy | None, unsafe_no_sandbox: bool, data_dir: Path | None) -> None:
+        self.store, self.lab, self.source, self.data_dir = store, lab, source, data_dir
+        self.limits = limits or Limits()
+        self.policy = policy or gradebook.LatePolicy()
+        self.unsafe = unsafe_no_sandbox
+        self.source_nb = read_notebook(source, "source notebook")
+        self.source_sha = source_digest(source)
+        self.preload = preload_for([c.source for c in self.source_nb.cells if c.cell_type == "code"])
+        self.summary = Summary()
+        self.lock = threading.Lock()
+        self.bar: Any = None
+        self.cold = unsafe_no_sandbox and bwrap_path() is None  # no bwrap: the accepted-risk, unsandboxed path
+
+    def pool(self, count: int) -> _Pool:
+        sweep_stale()
+        return _Pool(self.make_worker, count, self.grade_one)
+
+    def make_worker(self, index: int, cancel: threading.Event | None = None) -> WarmWorker | None:
+        if self.cold:
             return None
-        return WarmWorker(index, limits, preload, data_dir=data_dir)
+        return WarmWorker(index, self.limits, self.preload, data_dir=self.data_dir, cancel=cancel)
 
-    def grade_one(sub_id: int, path: Path, worker: WarmWorker | None) -> None:
+    def grade_one(self, sub_id: int, path: Path, worker: WarmWorker | None) -> Callable[[], None]:
+        """Grade on the worker's thread; return the commit, which the pool's writer thread runs."""
         try:
-            plan = make_plan(source_nb, read_notebook(path, "submission"), source)
-            spec = SandboxSpec(limits=limits, files={path.name: path.read_bytes()}, data_dir=data_dir,
-                               preload=preload, unsafe_no_sandbox=unsafe_no_sandbox,
+            plan = make_plan(self.source_nb, read_notebook(path, "submission"), self.source)
+            spec = SandboxSpec(limits=self.limits, files={path.name: path.read_bytes()}, data_dir=self.data_dir,
+                               preload=self.preload, unsafe_no_sandbox=self.unsafe,
                                launcher=worker.launcher if worker is not None else None)
             result = grade_plan(plan, spec)
         except GradingInputError as exc:
-            gradebook.record_failure(store, sub_id, exc.message)
-            with lock:
-                summary.failed += 1
-                summary.problems.append(exc.message)
-        except SandboxUnavailable:
-            raise
-        else:
-            gradebook.record_result(store, sub_id, result, source_sha, policy)
-            with lock:
-                summary.graded += 1
-        bar.update(1)
+            message = exc.message
 
-    jobs: queue.Queue[tuple[int, Path] | None] = queue.Queue()
-    for job in pending:
-        jobs.put(job)
-    count = max(1, min(workers, len(pending)))
-    for _ in range(count):
-        jobs.put(None)
-    stop = threading.Event()
-    errors: list[BaseException] = []
-    threads = [threading.Thread(target=_worker_loop, args=(jobs, make_worker, i, grade_one, stop, errors),
-                                name=f"autograde-{i}", daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
-    except KeyboardInterrupt:
-        stop.set()  # finished submissions are committed; the rest stay queued for the next run
-        raise
-    finally:
-        bar.close()
-    if errors:
-        raise errors[0]
-    return summary
+            def failed() -> None:
+                gradebook.record_failure(self.store, sub_id, message)
+                with self.lock:
+                    self.summary.failed += 1
+                    self.summary.problems.append(message)
+                self._tick()
+            return failed
+
+        def graded() -> None:
+            gradebook.record_result(self.store, sub_id, result, self.source_sha, self.policy)
+            with self.lock:
+                self.summary.graded += 1
+            self._tick()
+        return graded
+
+    def _tick(self) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def run(self, pool: _Pool | None, pending: list[tuple[int, Path]], progress: bool) -> Summary:
+        if pool is None:
+            return self.summary
+        if not pending:
+            pool.stop.set()  # nothing to grade: the workers that were starting are closed
+            pool.close()
+            return self.summary
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=len(pending), desc=f"autograde {self.lab}", unit="sub", file=sys.stderr,
+                        disable=not progress)
+        try:
+            pool.run(pending)
+        finally:
+            self.bar.close()
+        return self.summary
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:

@@ -117,9 +117,11 @@ _sandbox_uid.counter = 0  # type: ignore[attr-defined]
 
 
 def _ro_paths() -> list[str]:
-    """Host paths the student's Python needs, read-only: system dirs, the interpreter, the venv."""
+    """Host paths the student's Python needs, read-only: system dirs, the interpreter, the venv, and the
+    workbench package itself (labs import ``workbench.labs``; an editable install keeps it outside the venv)."""
+    package = str(Path(__file__).resolve().parents[1])
     wanted = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/alternatives", "/etc/ld.so.cache",
-              "/etc/ssl", "/etc/localtime", sys.base_prefix, sys.prefix]
+              "/etc/ssl", "/etc/localtime", sys.base_prefix, sys.prefix, package]
     return [p for p in dict.fromkeys(wanted) if os.path.exists(p)]
 
 

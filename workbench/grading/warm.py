@@ -59,7 +59,7 @@ class WarmWorker:
     """One fork server; ``launcher`` gives ``SandboxSpec`` a factory of sandboxes forked from it."""
 
     def __init__(self, index: int, limits: Limits, preload: tuple[str, ...], data_dir: Path | None = None,
-                 start_timeout: float = 120.0) -> None:
+                 start_timeout: float = 120.0, cancel: threading.Event | None = None) -> None:
         if bwrap_path() is None:
             raise WorkerError("bubblewrap (bwrap) is not installed; warm workers need it "
                               "(apt-get install bubblewrap), or grade with --unsafe-no-sandbox")
@@ -80,19 +80,26 @@ class WarmWorker:
                                      stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True,
                                      start_new_session=True)
         theirs.close()
-        reply = self._read(time.monotonic() + start_timeout)
+        reply = self._read(time.monotonic() + start_timeout, cancel)
         if not reply.get("ready"):
+            if cancel is not None and cancel.is_set():  # nobody needs it any more: no orderly exit
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, 9)
             self.close()
             raise WorkerError(f"warm worker {index} did not start ({reply.get('error', 'no answer')}); "
                               "check that bubblewrap works here (`bwrap --ro-bind / / true`)")
 
-    def _read(self, deadline: float) -> dict[str, Any]:
+    def _read(self, deadline: float, cancel: threading.Event | None = None) -> dict[str, Any]:
         buf = b""
         want = 12
         while len(buf) < want:
+            if cancel is not None and cancel.is_set():
+                return {"error": "cancelled"}
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+            if left <= 0:
                 return {"error": "timed out"}
+            if not select.select([self.sock], [], [], min(left, 0.1) if cancel is not None else left)[0]:
+                continue
             chunk = self.sock.recv(1 << 20)
             if not chunk:
                 return {"error": "the worker exited"}
@@ -165,11 +172,17 @@ class WarmSandbox:
         return not self.ended and self.pid is not None and self.worker.alive()
 
     def exit_status(self) -> int | None:
-        self.kill()
+        """How the sandbox ended (it died on its own): kill what is left and wait for its status."""
+        self._end(wait=True)
         return self.status
 
     def kill(self) -> None:
-        """SIGKILL the sandbox's PID 1 (its whole namespace dies) and close the grader's pipe ends."""
+        """SIGKILL the sandbox's PID 1 (its whole namespace dies) and close the grader's pipe ends. The
+        worker answers at once and reaps the sandbox before it reads its next command, so the grader
+        records this result while the sandbox's namespaces are torn down."""
+        self._end(wait=False)
+
+    def _end(self, wait: bool) -> None:
         for fd in (self.to_child, self.from_child):
             if fd >= 0:
                 with contextlib.suppress(OSError):
@@ -177,5 +190,5 @@ class WarmSandbox:
         self.to_child = self.from_child = -1
         if not self.ended and self.pid is not None:
             self.ended = True
-            status = self.worker.request({"op": "kill", "pid": self.pid}).get("status")
+            status = self.worker.request({"op": "kill", "pid": self.pid, "wait": wait}).get("status")
             self.status = int(status) if status is not None else None

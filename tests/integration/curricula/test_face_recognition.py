@@ -1,0 +1,60 @@
+"""Lab 3 (face-recognition): graded reference 100%, template 0, typical mistakes in between, both frameworks run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+LAB = "face-recognition"
+
+IOU_WITHOUT_CLAMP = '''
+def iou(a, b):
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    inter = (min(ax + aw, bx + bw) - max(ax, bx)) * (min(ay + ah, by + bh) - max(ay, by))
+    return inter / (aw * ah + bw * bh - inter)
+'''
+THRESHOLD_AT_A_DISTANCE = '''
+def pick_threshold(distances, same):
+    d, s = np.asarray(distances, dtype=float), np.asarray(same, dtype=bool)
+    return float(max(d[s]))
+'''
+
+
+def test_reference_scores_full_marks(labs: Any, tmp_path: Path) -> None:
+    result = labs.grade(labs.reference(LAB), LAB, tmp_path, "reference")
+    assert result.score == result.max_score == 11, [t for t in result.tasks if t.points < t.max_points]
+    text = labs.graded_stdout(result, "face-eval")
+    scores = [float(v) for v in re.findall(r"'(?:torch|mindspore)': ([0-9.]+)", text)]
+    assert len(scores) == 2 and min(scores) >= 0.95, text  # the README quotes these numbers
+
+
+def test_template_scores_zero(labs: Any, tmp_path: Path) -> None:
+    assert labs.grade(labs.template(LAB), LAB, tmp_path, "template").score == 0
+
+
+def test_typical_mistakes_score_in_between_with_messages(labs: Any, tmp_path: Path) -> None:
+    result = labs.grade(labs.with_answer(LAB, {"iou": IOU_WITHOUT_CLAMP, "pick_threshold": THRESHOLD_AT_A_DISTANCE}),
+                        LAB, tmp_path, "mistakes")
+    tasks = labs.by_id(result)
+    assert 0 < result.score < result.max_score
+    assert "iou((0, 0, 10, 10), (20, 20, 5, 5)) should be 0.0000" in tasks["check_iou"].message
+    assert "best split" in tasks["check_pick_threshold"].message
+    assert tasks["check_face_classifier"].status == tasks["test_parity"].status == "passed"
+
+
+def test_notebook_runs_with_mindspore(labs: Any, tmp_path: Path) -> None:
+    """The torch run is the reference's graded run above; this one sets FRAMEWORK=mindspore."""
+    framework = "mindspore"
+    nb, seconds = labs.execute(LAB, framework, tmp_path)
+    assert seconds < 300, f"lab took {seconds:.0f} s; the budget is 5 minutes on 2 cores"
+    text = labs.outputs_text(nb, "face-eval")
+    scores = [float(v) for v in re.findall(r"'(?:torch|mindspore)': ([0-9.]+)", text)]
+    assert len(scores) == 2 and min(scores) >= 0.95, text  # the README quotes these numbers
+    parity = labs.outputs_text(nb, "test_parity")
+    assert "cosine per face" in parity
+    assert "'separated': True" in labs.outputs_text(nb, "metrics")

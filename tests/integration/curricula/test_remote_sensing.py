@@ -1,0 +1,63 @@
+"""Lab 2 (remote-sensing): graded reference 100%, template 0, typical mistakes in between, both frameworks run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+LAB = "remote-sensing"
+
+UINT8_WRAPAROUND = '''
+def normalized_difference(a, b, nodata=None):
+    a, b = np.asarray(a), np.asarray(b)
+    with np.errstate(all="ignore"):
+        return ((a - b) / (a + b)).astype(np.float32)
+
+INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndbi": ("swir1", "nir")}
+'''
+NODATA_IN_PERCENTILES = '''
+def stretch(band, valid=None):
+    band = np.asarray(band, dtype=np.float32)
+    lo, hi = np.percentile(band, [2, 98])
+    return np.clip((band - lo) / max(hi - lo, 1e-12), 0, 1).astype(np.float32)
+'''
+
+
+def test_reference_scores_full_marks(labs: Any, tmp_path: Path) -> None:
+    result = labs.grade(labs.reference(LAB), LAB, tmp_path, "reference")
+    assert result.score == result.max_score == 14, [t for t in result.tasks if t.points < t.max_points]
+    text = labs.graded_stdout(result, "evaluate")
+    scores = [float(v) for v in re.findall(r"'(?:torch|mindspore)': ([0-9.]+)", text)]
+    assert len(scores) == 2 and min(scores) >= 0.95, text  # the README quotes these numbers
+
+
+def test_template_scores_zero(labs: Any, tmp_path: Path) -> None:
+    assert labs.grade(labs.template(LAB), LAB, tmp_path, "template").score == 0
+
+
+def test_typical_mistakes_score_in_between_with_messages(labs: Any, tmp_path: Path) -> None:
+    result = labs.grade(labs.with_answer(LAB, {"normalized_difference": UINT8_WRAPAROUND,
+                                               "stretch": NODATA_IN_PERCENTILES}), LAB, tmp_path, "mistakes")
+    tasks = labs.by_id(result)
+    assert 0 < result.score < result.max_score
+    assert tasks["test_describe"].status == tasks["check_classifier"].status == "passed"
+    assert "nodata excluded" in tasks["check_stretch"].message
+    assert "NaN exactly where" in tasks["check_normalized_difference"].message
+    assert "ndvi" in tasks["check_index_bands"].message
+    assert "differ from the whole-array NDVI" in tasks["check_tiled"].message
+
+
+def test_notebook_runs_with_mindspore(labs: Any, tmp_path: Path) -> None:
+    """The torch run is the reference's graded run above; this one sets FRAMEWORK=mindspore."""
+    framework = "mindspore"
+    nb, seconds = labs.execute(LAB, framework, tmp_path)
+    assert seconds < 300, f"lab took {seconds:.0f} s; the budget is 5 minutes on 2 cores"
+    accuracy = labs.outputs_text(nb, "evaluate")
+    scores = [float(v) for v in re.findall(r"'(?:torch|mindspore)': ([0-9.]+)", accuracy)]
+    assert len(scores) == 2 and min(scores) >= 0.95, accuracy  # the README quotes these numbers
+    assert "mismatched pixels: 0" in labs.outputs_text(nb, "run-tiled")
+    assert "class fractions:" in labs.outputs_text(nb, "landcover-map")

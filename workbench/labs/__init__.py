@@ -1,0 +1,1 @@
+"""Domain code the curricula import: frameworks (torch / MindSpore), remote_sensing, face."""
