@@ -16,6 +16,7 @@ SYSTEM_PACKAGES := chromium bubblewrap postgresql slurm-wlm slurm-client munge u
 lab: install
 	$(BIN)/workbench db upgrade
 	$(BIN)/workbench course add curricula/intro
+	$(BIN)/workbench course add curricula/ai-compute-foundations
 	$(BIN)/workbench serve --port $(PORT) --root-dir lab-home
 
 test: install system-packages

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from pathlib import Path
 
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
@@ -59,7 +60,19 @@ class OpenLabHandler(WorkbenchHandler):
         self._select_device_kernel(notebook, course_id, lab_id)
         model = {"type": "notebook", "format": "json", "content": notebook}
         await ensure_async(contents.save(model, path))
+        self._link_course_data(course_id)
         self.send({"path": path, "created": True}, status=201)
+
+    def _link_course_data(self, course_id: str) -> None:
+        """Show the course's shipped data beside the student's copies as ``<course>/data``.
+
+        Labs look for ``./data`` (``workbench.labs.data.course_data``), as they find it in the grader's
+        sandbox; a link, not a copy, since scenes and weights are megabytes per student.
+        """
+        data = Path(catalog.get_course_path(self.store, course_id)) / "data"
+        link = Path(self.serverapp.root_dir).expanduser() / course_id / "data"
+        if data.is_dir() and not link.exists() and not link.is_symlink():
+            link.symlink_to(data, target_is_directory=True)
 
     def _select_device_kernel(self, notebook: NotebookNode, course_id: str, lab_id: str) -> None:
         """Point the copy at the kernel spec of the lab's device class, so opening it leases that device.

@@ -14,6 +14,7 @@ import nbformat
 import pytest
 
 from tests.fixtures.jupyter_server import Server
+from workbench.labs.data import course_data
 from workbench.server.app import routes
 
 pytestmark = pytest.mark.integration
@@ -62,6 +63,19 @@ def test_health_courses_and_open(start_server: Callable[..., Server], repo_root:
 
     status, err = server.request("POST", "courses/intro/labs/nope/open", body={})
     assert status == 404 and err == {"error": "no lab 'nope' in course 'intro'"}
+    assert not (server.root / "intro" / "data").exists(), "the sample course ships no data"
+
+
+def test_opened_lab_finds_its_course_data(start_server: Callable[..., Server], repo_root: Path) -> None:
+    course = repo_root / "curricula" / "ai-compute-foundations"
+    subprocess.run([sys.executable, "-m", "workbench.cli", "course", "add", str(course)], check=True,
+                   capture_output=True)
+    server = start_server()
+    status, opened = server.request("POST", "courses/ai-compute-foundations/labs/remote-sensing/open", body={})
+    assert status == 201, opened
+    data = server.root / "ai-compute-foundations" / "data"
+    assert (data / "PROVENANCE.md").read_text() == (course / "data" / "PROVENANCE.md").read_text()
+    assert course_data(server.root / "ai-compute-foundations") == data
 
 
 def test_no_token_gets_403_and_never_data(start_server: Callable[..., Server], repo_root: Path) -> None:
