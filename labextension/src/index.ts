@@ -10,6 +10,7 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { LabIcon } from '@jupyterlab/ui-components';
 
 import { WorkbenchAPI } from './api';
 import { CoursesPanel } from './courses';
@@ -119,44 +120,6 @@ const coursesPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-const devicesPlugin: JupyterFrontEndPlugin<void> = {
-  id: 'aicc-workbench:devices',
-  description:
-    'The instructor Devices panel: leases, inventory, usage, release.',
-  autoStart: true,
-  optional: [ICommandPalette],
-  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
-    const api = new WorkbenchAPI(app.serviceManager.serverSettings);
-    let instructor = false;
-    const open = mainAreaOpener(app, 'aicc-workbench-devices', () => {
-      const panel = new DevicesPanel(api);
-      panel.title.icon = devicesIcon;
-      return panel;
-    });
-    app.commands.addCommand(CommandIDs.openDevices, {
-      label: 'Show Workbench Devices',
-      caption: 'Who holds which device, usage, and releasing leases',
-      icon: devicesIcon,
-      isVisible: () => instructor,
-      execute: () => {
-        open();
-      }
-    });
-    void api
-      .me()
-      .then(me => {
-        instructor = me.role === 'instructor';
-        if (instructor) {
-          palette?.addItem({
-            command: CommandIDs.openDevices,
-            category: 'Workbench'
-          });
-        }
-      })
-      .catch(() => undefined);
-  }
-};
-
 const deviceStatusPlugin: JupyterFrontEndPlugin<void> = {
   id: 'aicc-workbench:device-status',
   description:
@@ -180,43 +143,78 @@ const deviceStatusPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-const gradebookPlugin: JupyterFrontEndPlugin<void> = {
+/**
+ * A plugin offering an instructor-only main-area panel through a command (palette and the
+ * Courses panel's buttons); students never see the command.
+ */
+function instructorPanelPlugin(options: {
+  id: string;
+  description: string;
+  command: string;
+  label: string;
+  caption: string;
+  icon: LabIcon;
+  create: (api: WorkbenchAPI) => WorkbenchPanel;
+}): JupyterFrontEndPlugin<void> {
+  return {
+    id: options.id,
+    description: options.description,
+    autoStart: true,
+    optional: [ICommandPalette],
+    activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+      const api = new WorkbenchAPI(app.serviceManager.serverSettings);
+      let instructor = false;
+      const open = mainAreaOpener(app, options.id.replace(':', '-'), () => {
+        const panel = options.create(api);
+        panel.title.icon = options.icon;
+        return panel;
+      });
+      app.commands.addCommand(options.command, {
+        label: options.label,
+        caption: options.caption,
+        icon: options.icon,
+        isVisible: () => instructor,
+        execute: () => {
+          open();
+        }
+      });
+      void api
+        .me()
+        .then(me => {
+          instructor = me.role === 'instructor';
+          if (instructor) {
+            palette?.addItem({
+              command: options.command,
+              category: 'Workbench'
+            });
+          }
+        })
+        .catch(() => undefined);
+    }
+  };
+}
+
+const devicesPlugin = instructorPanelPlugin({
+  id: 'aicc-workbench:devices',
+  description:
+    'The instructor Devices panel: leases, inventory, usage, release.',
+  command: CommandIDs.openDevices,
+  label: 'Show Workbench Devices',
+  caption: 'Who holds which device, usage, and releasing leases',
+  icon: devicesIcon,
+  create: api => new DevicesPanel(api)
+});
+
+const gradebookPlugin = instructorPanelPlugin({
   id: 'aicc-workbench:gradebook',
   description:
     'The instructor Gradebook: students × tasks, manual points, autograde.',
-  autoStart: true,
-  optional: [ICommandPalette],
-  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
-    const api = new WorkbenchAPI(app.serviceManager.serverSettings);
-    let instructor = false;
-    const open = mainAreaOpener(app, 'aicc-workbench-gradebook', () => {
-      const panel = new GradebookPanel(api);
-      panel.title.icon = gradebookIcon;
-      return panel;
-    });
-    app.commands.addCommand(CommandIDs.openGradebook, {
-      label: 'Show Workbench Gradebook',
-      caption: 'Students × tasks of a lab; manual points; autograde',
-      icon: gradebookIcon,
-      isVisible: () => instructor,
-      execute: () => {
-        open();
-      }
-    });
-    void api
-      .me()
-      .then(me => {
-        instructor = me.role === 'instructor';
-        if (instructor) {
-          palette?.addItem({
-            command: CommandIDs.openGradebook,
-            category: 'Workbench'
-          });
-        }
-      })
-      .catch(() => undefined);
-  }
-};
+  command: CommandIDs.openGradebook,
+  label: 'Show Workbench Gradebook',
+  caption: 'Students × tasks of a lab; manual points; autograde',
+  icon: gradebookIcon,
+  create: api => new GradebookPanel(api)
+});
 
 const feedbackPlugin: JupyterFrontEndPlugin<void> = {
   id: 'aicc-workbench:feedback',
