@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from workbench.curriculum import catalog
 from workbench.curriculum.model import Course, Lab
 from workbench.errors import NotFoundError
 from workbench.grading import gradebook
+from workbench.grading.grade import GradeResult, TaskResult
 from workbench.grading.gradebook import GradebookError, LatePolicy
 from workbench.store import open_store
 from workbench.store.models import Base
@@ -21,22 +21,10 @@ from workbench.store.models import Base
 DUE = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
 
-@dataclass
-class Task:
-    id: str
-    points: float
-    max_points: float
-    status: str
-    message: str = ""
-
-
-@dataclass
-class Result:
-    tasks: list[Task]
-    score: float
-    max_score: float
-    needs_manual: bool
-    outputs: list = field(default_factory=list)
+def result() -> GradeResult:
+    """What grading a submission with one auto-graded and one manual task returns."""
+    return GradeResult(score=2, max_score=3, needs_manual=True, tasks=[
+        TaskResult("t1", 2, 2, "passed"), TaskResult("essay", 0, 1, "manual")])
 
 
 def test_migration_creates_exactly_the_gradebook_models(db_url: str) -> None:
@@ -70,12 +58,10 @@ def test_submission_rows_penalty_and_adjustments(db_url: str, tmp_path: Path) ->
     assert path.read_bytes() == b'{"cells": []}' and not list(path.parent.glob(".incoming-*"))
     sid, todo = gradebook.add_submission(store, "c1", "l1", "ann", path, sha, DUE + timedelta(hours=2), "src1")
     assert todo
-    gradebook.record_result(store, sid, Result([Task("t1", 2, 2, "passed"), Task("essay", 0, 1, "manual")],
-                                               2, 3, True), "src1", LatePolicy())
+    gradebook.record_result(store, sid, result(), "src1", LatePolicy())
     assert gradebook.add_submission(store, "c1", "l1", "ann", path, sha, DUE, "src1") == (sid, False)
     assert gradebook.add_submission(store, "c1", "l1", "ann", path, sha, DUE, "src2") == (sid, True)  # new tests
-    gradebook.record_result(store, sid, Result([Task("t1", 2, 2, "passed"), Task("essay", 0, 1, "manual")],
-                                               2, 3, True), "src2", LatePolicy())
+    gradebook.record_result(store, sid, result(), "src2", LatePolicy())
     sub = gradebook.submission(store, sid)
     assert (sub["raw_score"], sub["penalty"], sub["score"], sub["needs_manual"]) == (2.0, 0.1, 1.8, True)
     gradebook.set_points(store, "c1", "l1", "ann", "essay", 0.5, "ok", "prof")
