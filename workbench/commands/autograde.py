@@ -23,9 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--submissions", required=True,
                         help="folder: <student>/<lab>.ipynb, or nbgrader's [submitted/]<student>/<assignment>/")
     parser.add_argument("--workers", type=int, default=2, help="parallel warm workers (default 2)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="per-cell wall time limit, seconds")
-    parser.add_argument("--total-timeout", type=float, default=300.0, help="per-submission wall limit, seconds")
-    parser.add_argument("--memory", type=int, default=2048, help="memory allowance per submission, MB")
+    parser.add_argument("--timeout", type=float,
+                        help="per-cell wall time limit, seconds (default: the lab's grading limits, else 30)")
+    parser.add_argument("--total-timeout", type=float,
+                        help="per-submission wall limit, seconds (default: the lab's, else 300)")
+    parser.add_argument("--memory", type=int,
+                        help="memory allowance per submission, MB (default: the lab's, else 2048)")
     parser.add_argument("--late-percent-per-day", type=float, default=10.0,
                         help="penalty per started day after the lab's due date (default 10)")
     parser.add_argument("--late-cap", type=float, default=50.0, help="maximum late penalty, percent (default 50)")
@@ -51,8 +54,9 @@ def _autograde(args: argparse.Namespace) -> int:
         raise autograde.AutogradeError(
             f"{args.submissions}: no submissions of lab '{args.lab}' found; expected "
             f"<student>/{args.lab}.ipynb or nbgrader's submitted/<student>/<assignment>/{source.name}")
-    limits = Limits(cell_timeout=args.timeout, total_timeout=max(args.total_timeout, args.timeout),
-                    memory_mb=args.memory)
+    given = {"cell_timeout": args.timeout, "total_timeout": args.total_timeout, "memory_mb": args.memory}
+    limits = Limits.for_lab(catalog.lab_limits(store, args.course, args.lab),
+                            **{k: v for k, v in given.items() if v is not None})
     policy = gradebook.LatePolicy(args.late_percent_per_day, args.late_cap, args.late_grace_minutes)
     data = course_root / "data"
     summary = autograde.autograde(

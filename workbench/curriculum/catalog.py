@@ -43,6 +43,7 @@ def register(store: Store, course: Course) -> bool:
             lab_row.due = lab.due
             lab_row.device = lab.device.to_json()
             lab_row.frameworks = list(lab.frameworks)
+            lab_row.limits = dict(lab.grading)
             lab_row.position = position
         return created
 
@@ -57,6 +58,7 @@ def _lab_json(lab: m.Lab) -> dict[str, Any]:
         "due": lab.due.isoformat() if lab.due else None,
         "device": lab.device,
         "frameworks": lab.frameworks,
+        "grading": lab.limits,
     }
 
 
@@ -109,3 +111,12 @@ def get_course_path(store: Store, course_id: str) -> str:
         if row is None:
             raise NotFoundError(f"no course '{course_id}'; `workbench course list` shows the courses")
         return row.path
+
+
+def lab_limits(store: Store, course_id: str, lab_id: str) -> dict[str, float]:
+    """The grading limits the course sets for a lab (course.yaml `grading:`); empty means the grader's defaults."""
+    with store.session() as session:
+        lab = session.scalar(select(m.Lab).where(m.Lab.course_id == course_id, m.Lab.lab_id == lab_id))
+        if lab is None:
+            raise NotFoundError(f"no lab '{lab_id}' in course '{course_id}'")
+        return dict(lab.limits or {})

@@ -17,14 +17,14 @@ import nbformat
 import yaml
 
 from workbench.curriculum import cells
-from workbench.curriculum.model import DEVICE_KINDS, FRAMEWORKS, Course, DeviceRequest, Lab
+from workbench.curriculum.model import DEVICE_KINDS, FRAMEWORKS, GRADING_KEYS, Course, DeviceRequest, Lab
 from workbench.errors import CourseError, ValidationProblem
 
 COURSE_FILE = "course.yaml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 COURSE_KEYS = {"id", "title", "description", "roles", "labs"}
 ROLE_KEYS = {"instructors"}
-LAB_KEYS = {"id", "title", "path", "due", "points", "device", "frameworks"}
+LAB_KEYS = {"id", "title", "path", "due", "points", "device", "frameworks", "grading"}
 DEVICE_KEYS = {"kind", "count", "fallback"}
 
 
@@ -106,6 +106,25 @@ def _device(
         for i, item in enumerate(fallback_raw)
     )
     return DeviceRequest(kind=kind, count=count, fallback=fallback)
+
+
+def _grading(
+    value: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], problems: _Problems, what: str,
+) -> dict[str, float]:
+    """A lab's grading limits (seconds, MB, counts), checked here so a typo cannot silently loosen one."""
+    if not isinstance(value, dict):
+        problems.add(lines.get(path), f"{what}: grading must be a mapping such as {{cell_timeout: 120}}")
+        return {}
+    _unknown_keys(value, set(GRADING_KEYS), what + " grading", path, lines, problems)
+    limits: dict[str, float] = {}
+    for key, number in value.items():
+        if key not in GRADING_KEYS:
+            continue
+        if not isinstance(number, (int, float)) or isinstance(number, bool) or number <= 0:
+            problems.add(lines.get((*path, key)), f"{what}: grading {key} must be a number > 0, not {number!r}")
+        else:
+            limits[key] = number
+    return limits
 
 
 def validate_notebook(path: Path, problems: _Problems) -> float | None:
@@ -235,6 +254,7 @@ def load_course(directory: str | Path) -> Course:
         labs.append(Lab(
             id=lab_id, title=str(raw.get("title", lab_id)), notebook=notebook, points=total or 0.0,
             due=due, device=device, frameworks=tuple(frameworks),
+            grading=_grading(raw.get("grading", {}), (*path, "grading"), lines, problems, what),
         ))
     if problems.items:
         raise CourseError(problems.items)

@@ -9,6 +9,9 @@ from typing import Any
 
 DEVICE_KINDS = ("npu", "gpu", "cpu")
 FRAMEWORKS = ("torch", "mindspore")
+# Per-lab grading limits a course may set (course.yaml `grading:`), named as the grader's Limits.
+GRADING_KEYS = ("cell_timeout", "total_timeout", "memory_mb", "cpu_seconds", "file_mb", "tmp_mb",
+                "output_bytes", "open_files", "processes")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Lab:
     due: datetime | None = None
     device: DeviceRequest = field(default_factory=DeviceRequest)
     frameworks: tuple[str, ...] = ()
+    grading: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from workbench.errors import WorkbenchError
 
@@ -54,6 +54,18 @@ class Limits:
     open_files: int = 256
     processes: int = 128
     tmp_mb: int = 256
+
+    @classmethod
+    def for_lab(cls, lab: dict[str, float], **overrides: float) -> Limits:
+        """The lab's limits from its course (course.yaml `grading:`), then explicit overrides; a
+        submission always gets at least one cell's time in all."""
+        values: dict[str, Any] = {**lab, **overrides}
+        for name in ("memory_mb", "cpu_seconds", "file_mb", "tmp_mb", "output_bytes", "open_files", "processes"):
+            if name in values:
+                values[name] = int(values[name])
+        limits = cls(**values)
+        limits.total_timeout = max(limits.total_timeout, limits.cell_timeout)
+        return limits
 
 
 @dataclass

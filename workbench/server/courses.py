@@ -70,7 +70,7 @@ class OpenLabHandler(WorkbenchHandler):
         sandbox; a link, not a copy, since scenes and weights are megabytes per student.
         """
         data = Path(catalog.get_course_path(self.store, course_id)) / "data"
-        link = Path(self.serverapp.root_dir).expanduser() / course_id / "data"
+        link = Path(self.settings["server_root_dir"]).expanduser() / course_id / "data"
         if data.is_dir() and not link.exists() and not link.is_symlink():
             link.symlink_to(data, target_is_directory=True)
 

@@ -65,7 +65,9 @@ SPEC: dict[str, Any] = {
                 "points": {"type": "number"},
                 "due": {"type": ["string", "null"], "format": "date-time"},
                 "device": {"$ref": "#/components/schemas/Device"},
-                "frameworks": {"type": "array", "items": {"type": "string"}}}},
+                "frameworks": {"type": "array", "items": {"type": "string"}},
+                "grading": {"type": "object", "description": "the grader's limits for this lab",
+                            "additionalProperties": {"type": "number"}}}},
             "Course": {"type": "object", "required": ["id", "title", "labs"], "properties": {
                 "id": {"type": "string"}, "title": {"type": "string"},
                 "description": {"type": "string"},

@@ -22,6 +22,7 @@ from tornado import web
 from workbench.curriculum import catalog
 from workbench.errors import NotFoundError
 from workbench.grading import autograde, feedback, gradebook
+from workbench.grading.sandbox import Limits
 from workbench.server.base import WorkbenchHandler
 from workbench.server.openapi import ERRORS, NOT_FOUND, param
 from workbench.store import Store
@@ -34,6 +35,7 @@ def _grade_in_background(store: Store, course: str, lab: str, pending: list[tupl
     source = catalog.lab_notebook(store, course, lab)
     data = Path(catalog.get_course_path(store, course)) / "data"
     autograde.grade_pending(store, lab, source, pending, workers=workers, progress=False,
+                            limits=Limits.for_lab(catalog.lab_limits(store, course, lab)),
                             data_dir=data if data.is_dir() else None)
 
 

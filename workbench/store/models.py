@@ -75,6 +75,7 @@ class Lab(Base):
     due: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     device: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     frameworks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    limits: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     course: Mapped[Course] = relationship(back_populates="labs")

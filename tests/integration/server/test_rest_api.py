@@ -42,7 +42,7 @@ def test_health_courses_and_open(start_server: Callable[..., Server], repo_root:
     assert course["id"] == "intro"
     assert course["labs"][0] == {
         "id": "hello", "title": "Hello, workbench", "points": 3.0, "due": "2026-12-31T23:59:00+00:00",
-        "device": {"kind": "cpu", "count": 1}, "frameworks": [],
+        "device": {"kind": "cpu", "count": 1}, "frameworks": [], "grading": {},
     }
     assert server.request("GET", "courses/intro")[1] == course
     status, missing = server.request("GET", "courses/nope")

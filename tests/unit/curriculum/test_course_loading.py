@@ -164,3 +164,23 @@ def test_missing_cell_id_is_invalid_notebook(course_dir: Path) -> None:
     _notebook(course_dir).write_text(json.dumps(raw))
     (only,) = problems(course_dir)
     assert only.startswith(f"{_notebook(course_dir)}: cell 1 has no id; open and save the notebook")
+
+
+def test_grading_limits_are_checked_and_named_as_the_grader_names_them(course_dir: Path) -> None:
+    from dataclasses import fields
+
+    from workbench.curriculum.model import GRADING_KEYS
+    from workbench.grading.sandbox import Limits
+
+    assert set(GRADING_KEYS) == {f.name for f in fields(Limits)}
+    text = (course_dir / "course.yaml").read_text()
+    (course_dir / "course.yaml").write_text(text + "    grading: {cell_timeout: 120, memory_mb: 4096}\n")
+    lab = load_course(course_dir).labs[0]
+    assert lab.grading == {"cell_timeout": 120, "memory_mb": 4096}
+    limits = Limits.for_lab(lab.grading, cell_timeout=400)
+    assert (limits.cell_timeout, limits.total_timeout, limits.memory_mb) == (400, 400, 4096)
+    path = course_dir / "course.yaml"
+    path.write_text(text + "    grading: {cel_timeout: 120, memory_mb: -1}\n")
+    found = problems(course_dir)
+    assert any("unknown key 'cel_timeout' — did you mean 'cell_timeout'?" in p for p in found)
+    assert any("grading memory_mb must be a number > 0, not -1" in p for p in found)
