@@ -26,7 +26,10 @@ def _serve(args: argparse.Namespace) -> int:
     argv = [
         sys.executable, "-m", "jupyterlab", f"--ServerApp.ip={args.ip}",
         f"--ServerApp.port={args.port}", f"--ServerApp.root_dir={os.path.abspath(args.root_dir)}",
-        *[a for a in args.lab_args if a != "--"],
     ]
+    if os.geteuid() == 0:  # containers and fresh machines often run as root; Jupyter refuses unless told
+        print("workbench: running as root; prefer an ordinary account for a shared server", file=sys.stderr)
+        argv.append("--ServerApp.allow_root=True")
+    argv += [a for a in args.lab_args if a != "--"]
     os.execv(sys.executable, argv)
     return 0  # pragma: no cover - execv does not return
