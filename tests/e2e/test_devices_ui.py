@@ -46,7 +46,7 @@ def test_status_bar_and_devices_panel(lab_page: Page, lab_server: Any, workbench
 
     # 1. The status bar names the leased slot and the session time left (policy: 2 h sessions).
     status = page.locator(".jp-WorkbenchDeviceStatus")
-    expect(status).to_have_text(re.compile(r"^CPU \d+ · 1 h 5\d min left$"), timeout=APP_TIMEOUT_MS)
+    expect(status).to_have_text(re.compile(r"^CPU \d+ · (2 h 0|1 h 5\d) min left$"), timeout=APP_TIMEOUT_MS)
     expect(status).to_have_attribute("data-state", "live")
     status_bar = page.locator("#jp-main-statusbar")
     expect(status_bar).to_contain_text("| Idle", timeout=APP_TIMEOUT_MS)

@@ -13,16 +13,22 @@ from workbench.devices.leases import LeaseManager, Request
 from workbench.store import Store, open_store
 
 pytestmark = pytest.mark.integration
+NPUS = [Device("npu", "0"), Device("npu", "1")]
 
 
-def test_devices_sessions_release(
-    start_server: Callable[..., Any], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(autouse=True)
+def two_npus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin inventory every server in this module reads: NPUs 0 and 1, nothing discovered."""
     inv = tmp_path / "inv.yaml"
     inv.write_text("discover: false\ndevices:\n  - {kind: npu, ids: [0, 1]}\n")
     monkeypatch.setenv("WORKBENCH_INVENTORY", str(inv))
+
+
+def test_devices_sessions_release(
+    start_server: Callable[..., Any], db_url: str
+) -> None:
     server = start_server()
-    manager = LeaseManager(Store(db_url), [Device("npu", "0"), Device("npu", "1")])
+    manager = LeaseManager(Store(db_url), NPUS)
     mine = manager.acquire("alice", [Request("npu", 1)])  # the server's user is an instructor: sees all
     status, devices = server.request("GET", "devices")
     assert status == 200
@@ -37,13 +43,10 @@ def test_devices_sessions_release(
 
 
 def test_server_restart_keeps_leases_and_usage(
-    start_server: Callable[..., Any], db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    start_server: Callable[..., Any], db_url: str
 ) -> None:
     """Leases and usage live in the store, not in the server: a restart loses neither."""
-    inv = tmp_path / "inv.yaml"
-    inv.write_text("discover: false\ndevices:\n  - {kind: npu, ids: [0, 1]}\n")
-    monkeypatch.setenv("WORKBENCH_INVENTORY", str(inv))
-    manager = LeaseManager(open_store(db_url), [Device("npu", "0"), Device("npu", "1")])
+    manager = LeaseManager(open_store(db_url), NPUS)
     held = manager.acquire("bob", [Request("npu", 1)])
     first = start_server()
     before = {s["lease"]: s["state"] for s in first.request("GET", "sessions")[1]["sessions"]}
