@@ -18,21 +18,28 @@ from workbench.grading.lean_imports import skip_iri_format_checker
 skip_iri_format_checker()
 
 
+def _target(parser: argparse.ArgumentParser, lab: str | None, student: bool = False) -> argparse.ArgumentParser:
+    """The --course/--lab(/--student) every gradebook action starts with; ``lab`` is its help, or
+    None when the lab is required."""
+    parser.add_argument("--course", required=True)
+    parser.add_argument("--lab", required=lab is None, help=lab)
+    if student:
+        parser.add_argument("--student", required=True)
+    return parser
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("grades", help="export grades, set manual points")
     commands = parser.add_subparsers(dest="grades_command", metavar="ACTION", required=True)
 
-    export = commands.add_parser("export", help="latest grade per student and lab: csv, json, canvas, moodle")
-    export.add_argument("--course", required=True)
-    export.add_argument("--lab", help="only this lab (csv then has a column per task)")
+    export = _target(commands.add_parser("export", help="latest grade per student and lab: csv, json, canvas, moodle"),
+                     "only this lab (csv then has a column per task)")
     export.add_argument("--format", default="csv", choices=("csv", "json", "canvas", "moodle"))
     export.add_argument("--out", help="file to write (default: stdout)")
     export.set_defaults(func=_export)
 
-    points = commands.add_parser("set", help="manual points for a task of a student's latest submission")
-    points.add_argument("--course", required=True)
-    points.add_argument("--lab", required=True)
-    points.add_argument("--student", required=True)
+    points = _target(commands.add_parser("set", help="manual points for a task of a student's latest submission"),
+                     None, student=True)
     points.add_argument("--task", required=True, help="the task's grade id")
     points.add_argument("--points", required=True, type=float)
     points.add_argument("--comment", default="", help="why (shown to the student in the feedback)")
@@ -40,15 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     points.add_argument("--json", action="store_true", help="print the updated submission as JSON")
     points.set_defaults(func=_set)
 
-    people = commands.add_parser("roster", help="load students' email / SIS id / section for LMS exports")
+    people = commands.add_parser("roster", help="load students' email / SIS id / section / LMS id for exports")
     people.add_argument("--course", required=True)
-    people.add_argument("--csv", required=True, help="CSV with a 'name' column and any of email, sis_id, section")
+    people.add_argument("--csv", required=True, help="CSV with a 'name' column and any of email, sis_id, "
+                        "section, lms_id; or Canvas's gradebook export as it is")
     people.set_defaults(func=_roster)
 
-    feedback = subparsers.add_parser("feedback", help="write a student's feedback page (HTML)")
-    feedback.add_argument("--course", required=True)
-    feedback.add_argument("--lab", required=True)
-    feedback.add_argument("--student", required=True)
+    feedback = _target(subparsers.add_parser("feedback", help="write a student's feedback page (HTML)"), None,
+                       student=True)
     feedback.add_argument("--out", required=True, help="HTML file to write")
     feedback.set_defaults(func=_feedback)
 
@@ -86,16 +92,9 @@ def _set(args: argparse.Namespace) -> int:
 
 
 def _roster(args: argparse.Namespace) -> int:
-    import csv
+    from workbench.grading import gradebook, roster_csv
 
-    from workbench.grading import gradebook
-
-    with open(args.csv, newline="", encoding="utf-8-sig") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or "name" not in rows[0]:
-        raise gradebook.GradebookError(f"{args.csv}: needs a header row with a 'name' column "
-                                       "(and any of email, sis_id, section)")
-    count = gradebook.set_roster(context.store(), args.course, rows)
+    count = gradebook.set_roster(context.store(), args.course, roster_csv.read(Path(args.csv)))
     print(f"{count} student(s) in course '{args.course}' updated")
     return 0
 

@@ -79,23 +79,32 @@ def list_courses(store: Store) -> list[dict[str, Any]]:
         return [course_json(row) for row in rows]
 
 
+def course_row(session: Session, course_id: str, with_labs: bool = False) -> m.Course:
+    """The course's row, or the NotFoundError every caller would otherwise spell out."""
+    row = session.get(m.Course, course_id, options=[selectinload(m.Course.labs)] if with_labs else [])
+    if row is None:
+        raise NotFoundError(f"no course '{course_id}'; `workbench course list` shows the courses")
+    return row
+
+
+def lab_row(session: Session, course_id: str, lab_id: str) -> m.Lab:
+    """The lab's row, or the NotFoundError every caller would otherwise spell out."""
+    row = session.scalar(select(m.Lab).where(m.Lab.course_id == course_id, m.Lab.lab_id == lab_id))
+    if row is None:
+        raise NotFoundError(f"no lab '{lab_id}' in course '{course_id}'; `workbench course list` shows the labs "
+                            "(`workbench course add DIR` adds or updates a course)")
+    return row
+
+
 def get_course(store: Store, course_id: str) -> dict[str, Any]:
     with store.session() as session:
-        row = session.get(m.Course, course_id, options=[selectinload(m.Course.labs)])
-        if row is None:
-            raise NotFoundError(f"no course '{course_id}'; `workbench course list` shows the courses")
-        return course_json(row)
+        return course_json(course_row(session, course_id, with_labs=True))
 
 
 def lab_notebook(store: Store, course_id: str, lab_id: str) -> Path:
     """The source notebook of a lab, checked to still exist where the course was added from."""
     with store.session() as session:
-        lab = session.scalar(
-            select(m.Lab).where(m.Lab.course_id == course_id, m.Lab.lab_id == lab_id)
-        )
-        if lab is None:
-            raise NotFoundError(f"no lab '{lab_id}' in course '{course_id}'")
-        path = Path(lab.notebook)
+        path = Path(lab_row(session, course_id, lab_id).notebook)
     if not path.is_file():
         raise NotFoundError(
             f"lab '{lab_id}' of course '{course_id}' points at {path}, which no longer exists; "
@@ -107,16 +116,10 @@ def lab_notebook(store: Store, course_id: str, lab_id: str) -> Path:
 def get_course_path(store: Store, course_id: str) -> str:
     """Where the course directory was added from (for its data/ folder)."""
     with store.session() as session:
-        row = session.get(m.Course, course_id)
-        if row is None:
-            raise NotFoundError(f"no course '{course_id}'; `workbench course list` shows the courses")
-        return row.path
+        return course_row(session, course_id).path
 
 
 def lab_limits(store: Store, course_id: str, lab_id: str) -> dict[str, float]:
     """The grading limits the course sets for a lab (course.yaml `grading:`); empty means the grader's defaults."""
     with store.session() as session:
-        lab = session.scalar(select(m.Lab).where(m.Lab.course_id == course_id, m.Lab.lab_id == lab_id))
-        if lab is None:
-            raise NotFoundError(f"no lab '{lab_id}' in course '{course_id}'")
-        return dict(lab.limits or {})
+        return dict(lab_row(session, course_id, lab_id).limits or {})

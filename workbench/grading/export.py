@@ -57,11 +57,12 @@ def export(store: Store, course: str, lab: str | None, fmt: str) -> str:
         # Canvas gradebook import: identity columns, then one column per assignment; the
         # "Points Possible" row is what Canvas's own export carries and its import accepts.
         maxima = {s["lab"]: s["max_score"] for s in rows}
-        writer.writerow(["Student", "ID", "SIS User ID", "Section", *labs])
-        writer.writerow(["    Points Possible", "", "", "", *(_fmt(maxima[x]) for x in labs)])
+        # Canvas matches a row by ID, else SIS User ID, else SIS Login ID: the login is always known.
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *labs])
+        writer.writerow(["    Points Possible", "", "", "", "", *(_fmt(maxima[x]) for x in labs)])
         for name, graded in sorted(by_student.items()):
             info = people.get(name, {})
-            writer.writerow([name, "", info.get("sis_id", ""), info.get("section", ""),
+            writer.writerow([name, info.get("lms_id", ""), info.get("sis_id", ""), name, info.get("section", ""),
                              *(_fmt(graded[x]["score"]) if x in graded else "" for x in labs)])
     else:
         # Moodle "Import grades from CSV": map "Username" (or "Email address") to the user, and

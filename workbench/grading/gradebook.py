@@ -21,12 +21,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from workbench.curriculum.catalog import lab_row
 from workbench.errors import NotFoundError, WorkbenchError
 from workbench.store import Store
 from workbench.store import gradebook_models as g
 from workbench.store import models as m
 
 OUTPUT_KEEP = 20_000  # characters per stream and cell kept for feedback
+ROSTER_FIELDS = ("email", "sis_id", "section", "lms_id")  # LMS identifiers a roster may set
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
 
 
@@ -87,17 +89,10 @@ def store_file(data: bytes, storage: Path, course: str, lab: str, student: str) 
     return target, sha
 
 
-def lab_row(session: Session, course: str, lab: str) -> m.Lab:
-    row = session.scalar(select(m.Lab).where(m.Lab.course_id == course, m.Lab.lab_id == lab))
-    if row is None:
-        raise NotFoundError(f"no lab '{lab}' in course '{course}'; add the course with `workbench course add DIR`")
-    return row
-
-
 def _student(session: Session, course: str, name: str) -> g.Student:
     row = session.scalar(select(g.Student).where(g.Student.course_id == course, g.Student.name == name))
     if row is None:
-        row = g.Student(course_id=course, name=name, email="", sis_id="", section="")
+        row = g.Student(course_id=course, name=name, email="", sis_id="", section="", lms_id="")
         session.add(row)
         session.flush()
     return row
@@ -269,12 +264,12 @@ def stored_path(store: Store, submission_id: int) -> str:
 
 
 def set_roster(store: Store, course: str, people: list[dict[str, str]]) -> int:
-    """Create or update students with their LMS identifiers (name, email, sis_id, section)."""
+    """Create or update students with their LMS identifiers (name, email, sis_id, section, lms_id)."""
 
     def work(session: Session) -> int:
         for person in people:
             row = _student(session, course, check_name(person["name"], "student"))
-            for key in ("email", "sis_id", "section"):
+            for key in ROSTER_FIELDS:
                 if person.get(key):
                     setattr(row, key, person[key])
         return len(people)
@@ -283,7 +278,7 @@ def set_roster(store: Store, course: str, people: list[dict[str, str]]) -> int:
 
 
 def roster(store: Store, course: str) -> dict[str, dict[str, str]]:
-    """Each student's LMS identifiers (email, SIS id, section), for exports."""
+    """Each student's LMS identifiers (email, SIS id, section, LMS user id), for exports."""
     with store.session() as session:
-        return {s.name: {"email": s.email, "sis_id": s.sis_id, "section": s.section}
+        return {s.name: {key: getattr(s, key) for key in ROSTER_FIELDS}
                 for s in session.scalars(select(g.Student).where(g.Student.course_id == course))}

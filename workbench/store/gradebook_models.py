@@ -32,6 +32,7 @@ class Student(Base):
     email: Mapped[str] = mapped_column(String(300), default="")
     sis_id: Mapped[str] = mapped_column(String(100), default="")
     section: Mapped[str] = mapped_column(String(100), default="")
+    lms_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class Submission(Base):

@@ -146,10 +146,19 @@ def test_class_autograde_idempotent_and_equal_to_grade(course: Path, klass: Path
     roster = tmp_path / "roster.csv"
     roster.write_text("name,email,sis_id,section\ns00,s00@uni.edu,SIS-0,A\n")
     cli("grades", "roster", "--course", "ai101", "--csv", str(roster))
+    from_canvas = tmp_path / "canvas-gradebook.csv"  # Canvas's own export, as downloaded
+    from_canvas.write_text('Student,ID,SIS User ID,SIS Login ID,Section,Quiz 1 (311)\n'
+                           '    Points Possible,,,,,10\n"Doe, Ann",4711,SIS-1,s01,B,9\n"Student, Test",99,,,,\n')
+    assert "1 student(s)" in cli("grades", "roster", "--course", "ai101", "--csv", str(from_canvas)).stdout
     canvas = list(csv.reader(io.StringIO(exported("canvas"))))
-    assert canvas[0] == ["Student", "ID", "SIS User ID", "Section", "lab1"]
-    assert canvas[1][0].strip() == "Points Possible" and canvas[1][4] == "8"
-    assert ["s00", "", "SIS-0", "A", "8"] in canvas and ["s01", "", "", "", "7"] in canvas
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "lab1"]
+    assert canvas[1][0].strip() == "Points Possible" and canvas[1][5] == "8"
+    assert ["s00", "", "SIS-0", "s00", "A", "8"] in canvas and ["s01", "4711", "SIS-1", "s01", "B", "7"] in canvas
+    assert ["s02", "", "", "s02", "", "7"] in canvas
+    unknown = tmp_path / "people.csv"
+    unknown.write_text("login,mail\ns00,x@y\n")
+    bad = cli("grades", "roster", "--course", "ai101", "--csv", str(unknown), check=False)
+    assert bad.returncode == 2 and "needs a header row with a 'name' column" in bad.stderr
     moodle = list(csv.reader(io.StringIO(exported("moodle"))))
     assert moodle[0][:3] == ["Username", "Email address", "lab1"] and ["s00", "s00@uni.edu", "8", ""] in moodle
     bad = cli("grades", "set", "--course", "ai101", "--lab", "lab1", "--student", "s00", "--task", "essay",

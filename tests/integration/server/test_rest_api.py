@@ -62,7 +62,7 @@ def test_health_courses_and_open(start_server: Callable[..., Server], repo_root:
     assert "my work" in copy.read_text(), "reopening a lab must keep the student's work"
 
     status, err = server.request("POST", "courses/intro/labs/nope/open", body={})
-    assert status == 404 and err == {"error": "no lab 'nope' in course 'intro'"}
+    assert status == 404 and err["error"].startswith("no lab 'nope' in course 'intro'; `workbench course list`")
     assert not (server.root / "intro" / "data").exists(), "the sample course ships no data"
 
 
