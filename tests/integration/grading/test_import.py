@@ -91,3 +91,98 @@ def test_import_refuses_what_it_cannot_convert(tmp_path: Path, capsys: pytest.Ca
     assert "bad.ipynb" in err and "Traceback" not in err and not (tmp_path / "x").exists()
     assert main(["import", "nbgrader", str(tmp_path / "missing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+# The two fixtures below are hand-written in Otter Assign's v1 notebook format, following otter-grader's
+# docs/otter_assign/notebook_format.rst ("Question Structure", "Manually-Graded Questions", "OK-Formatted
+# Test Cells") and its test/test_assign/files/example.ipynb (raw BEGIN/END PROMPT and SOLUTION cells
+# around markdown answers; test cells whose expected value is the master's output).
+
+
+def _answer(nb: nbformat.NotebookNode, gid: str) -> nbformat.NotebookNode:
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+
+
+def _grade_json(submission: Path, source: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, tuple[str, float]]:
+    assert main(["grade", str(submission), "--source", str(source), "--json", "--timeout", "20"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    return {t["id"]: (t["status"], t["points"]) for t in result["tasks"]}
+
+
+def test_otter_prompts_are_what_students_see(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "hw"
+    assert main(["import", "otter", str(FIXTURES / "otter_prompts.ipynb"), "--out", str(out)]) == 0
+    assert "otter_prompts (4 points)" in capsys.readouterr().out  # q1 test 1 + manual q2 (2) + manual q3 (1)
+    source = out / "labs" / "otter_prompts" / "otter_prompts.ipynb"
+    assert main(["release", str(source), "--out", str(tmp_path / "released")]) == 0
+    capsys.readouterr()
+    released = nbformat.read(tmp_path / "released" / "otter_prompts.ipynb", as_version=4)
+    text = nbformat.writes(released)
+    # manual markdown answer behind a '# BEGIN PROMPT' block: the prompt in place of the solution
+    assert _answer(released, "q2").source == "_Type your answer here, replacing this text._"
+    assert "three minus signs" not in text and "three minus signs" in source.read_text()
+    assert text.count("_Type your answer here") == 1  # the prompt is not shown twice
+    # code prompt: replaces our default stub
+    assert _answer(released, "q1").source == "volume = ...  # replace ... with your answer"
+    assert "3 ** 3" not in text and "NotImplementedError" not in text and "3 ** 3" in source.read_text()
+    # markdown solution between raw SOLUTION cells, no prompt and no '**Solution:**': a manual answer
+    assert _answer(released, "q3").source == "YOUR ANSWER HERE" and "ball of given density" not in text
+
+    released_path = tmp_path / "released" / "otter_prompts.ipynb"
+    _answer(released, "q1").source = "volume = 3 * 3 * 3"
+    _answer(released, "q2").source = "Three negative factors give a negative product."
+    nbformat.write(released, released_path)
+    tasks = _grade_json(released_path, source, capsys)
+    assert tasks == {"q1_test1": ("passed", 1.0), "q2": ("manual", 0.0), "q3": ("manual", 0.0)}
+
+
+def test_otter_master_without_outputs_is_executed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    master = FIXTURES / "otter_no_outputs.ipynb"
+    assert not any(c.get("outputs") for c in nbformat.read(master, as_version=4).cells)  # saved without outputs
+    out = tmp_path / "hw"
+    assert main(["import", "otter", str(master), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "otter_no_outputs (2 points)" in captured.out and "warning" not in captured.err
+    source = out / "labs" / "otter_no_outputs" / "otter_no_outputs.ipynb"
+    assert "import otter" not in source.read_text()  # otter's own lines are not part of the lab
+
+    def submit(name: str, answer: str) -> Path:
+        nb = student_version(source)
+        _answer(nb, "q1").source = answer
+        path = tmp_path / name / "otter_no_outputs.ipynb"
+        path.parent.mkdir()
+        nbformat.write(nb, path)
+        return path
+
+    right = _grade_json(submit("right", "def square(x):\n    return x ** 2"), source, capsys)
+    assert right == {"q1_test1": ("passed", 1.0), "q1_test2": ("passed", 1.0)}
+    wrong = _grade_json(submit("wrong", "def square(x):\n    return x + x"), source, capsys)  # runs, wrong value
+    assert wrong == {"q1_test1": ("failed", 0.0), "q1_test2": ("failed", 0.0)}
+
+    # --no-run: as before (the tests only check that they run), and the import says which tests
+    assert main(["import", "otter", str(master), "--out", str(tmp_path / "weak"), "--no-run"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and "otter_no_outputs.ipynb" in err and "q1_test1, q1_test2" in err
+    assert "--no-run" in err
+
+
+def test_otter_master_that_fails_is_refused_naming_the_cell(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:  # capfd: the kernel's stderr counts too
+    nb = nbformat.read(FIXTURES / "otter_no_outputs.ipynb", as_version=4)
+    # cell 4 reads a file beside the notebook (the master runs in its own folder), cell 5 raises
+    nb.cells[3:3] = [nbformat.v4.new_code_cell("LIMIT = int(open('limit.txt').read())"),
+                     nbformat.v4.new_code_cell("ratio = LIMIT / 0")]
+    (tmp_path / "limit.txt").write_text("3")
+    bad = tmp_path / "broken.ipynb"
+    nbformat.write(nb, bad)
+    assert main(["import", "otter", str(bad), "--out", str(tmp_path / "x")]) == 2
+    err = capfd.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "broken.ipynb" in err and "cell 5 ('ratio = LIMIT / 0')" in err and "ZeroDivisionError" in err, err
+    assert not (tmp_path / "x").exists()
+
+    nb.cells[4].source = "import time\ntime.sleep(60)"
+    nbformat.write(nb, bad)
+    assert main(["import", "otter", str(bad), "--out", str(tmp_path / "x"), "--timeout", "2"]) == 2
+    err = capfd.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "cell 5 ('import time')" in err and "within 2 s" in err, err

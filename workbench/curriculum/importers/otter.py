@@ -1,26 +1,63 @@
 """Import an otter-grader (Otter Assign v1 format) notebook into our nbgrader-schema format.
 
 Otter's delimiters are raw cells holding YAML under a first-line comment: ``# ASSIGNMENT CONFIG``
-(dropped), ``# BEGIN QUESTION`` (name, points, manual) ... ``# END QUESTION``, and
+(dropped), ``# BEGIN QUESTION`` (name, points, manual) ... ``# END QUESTION``, and inside a
+question ``# BEGIN PROMPT`` ... ``# END PROMPT``, ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` and
 ``# BEGIN TESTS`` ... ``# END TESTS`` around test cells, one test case per cell (``# HIDDEN`` first
-line, or a triple-quoted ``# BEGIN TEST CONFIG`` string with hidden/points/failure_message).
+line, or a triple-quoted ``# BEGIN TEST CONFIG`` string with hidden/points/failure_message). The
+format is otter's ``docs/otter_assign/notebook_format.rst``; ``test/test_assign/files/example.ipynb``
+in ucbds-infra/otter-grader exercises every block.
 
 Mapping, and why:
-- the solution cell becomes an answer cell (``solution``, grade id = question name); otter's
-  ``# BEGIN SOLUTION``/``# END SOLUTION`` become ours, and a line ending in ``# SOLUTION`` becomes a
-  one-line solution region (the student sees our stub instead of otter's ``...``);
+- each solution cell becomes an answer cell (``solution``, grade id = question name, then
+  ``<name>_2``...); otter's in-code ``# BEGIN SOLUTION``/``# END SOLUTION`` become ours, and a line
+  ending in ``# SOLUTION`` becomes a one-line solution region (the student sees our stub instead of
+  otter's ``...``); what otter removes outright (``# SOLUTION NO PROMPT`` / ``# SEED`` lines,
+  ``# BEGIN SOLUTION NO PROMPT`` blocks) sits inside hidden markers as well, so students see
+  nothing there. A question without a ``# BEGIN SOLUTION`` block falls back to its first code
+  cell, or for a manual question a markdown cell starting with ``**Solution:**``;
+- a manual question's first answer cell is graded (manually) and worth the question's points; a
+  markdown solution between otter's raw ``# BEGIN/END SOLUTION`` cells is such an answer (an
+  autograded question's markdown solution is hidden from students, as otter drops it, unless
+  tagged ``otter_include``);
+- prompts. Otter shows students a prompt (a ``# BEGIN PROMPT`` ... ``# END PROMPT`` block, e.g.
+  ``_Type your answer here, replacing this text._`` or a code stub) where the solution is. Our
+  release has no per-cell student stub: it writes the fixed ``YOUR ANSWER HERE`` /
+  ``raise NotImplementedError()``, and it is shared with nbgrader courses, so the importer maps
+  prompts onto what release already does rather than changing it. A prompt is paired with the
+  question's first solution cell of its type, and the converted cell holds the prompt followed
+  by the solution inside our hidden-test markers, which release removes from *every* cell
+  (``tests/integration/grading/test_import.py`` pins the result). Code stays a ``solution``
+  cell: release replaces its solution region by the stub and then drops the hidden region, stub
+  included, so students see exactly the prompt; in the source the prompt runs just before the
+  solution, as in otter's own autograder notebook. Markdown cannot stay a ``solution`` cell
+  (release replaces a markdown solution cell wholesale), so a graded markdown answer with a
+  prompt becomes an unlocked nbgrader ``task`` cell with the question's points: students edit it,
+  a person grades it. A prompt without a solution is kept as it is, or, for a manual question
+  with no other answer, becomes its graded answer. If release ever gets a per-cell student stub,
+  these become plain solution cells whose stub is the prompt;
 - each test case becomes its own graded cell (``<name>_test<i>``), so otter's per-test points and
   partial credit survive; a hidden case's code sits between our hidden-test markers;
-- otter judges a test by comparing the cell's output with the master notebook's; when the master
-  has that output (``execute_result``), the converted cell asserts that the last expression's
-  ``repr`` equals it, otherwise it passes when the cell runs without error;
-- a manual question's solution cell becomes a graded answer cell worth the question's points.
+- otter judges a test by comparing the cell's output with the master notebook's, and ``otter assign``
+  reads those outputs from the saved master. When a test whose last statement is an expression has
+  no ``execute_result``, ``read`` executes the master once (nbclient, ``python3`` kernel, cwd = the
+  notebook's folder, a per-cell timeout, otter's own ``import otter`` / ``grader = otter.Notebook()``
+  / ``grader.check()`` lines removed) and uses its outputs where the saved ones are missing; a cell
+  that ran without ``execute_result`` produced ``None``. The master is the instructor's own
+  notebook, so it runs unsandboxed, with the instructor's rights, like running it in Jupyter. If it
+  fails, the import stops with one line naming the notebook and the cell. The converted cell
+  asserts that the last expression's ``repr`` equals that output; with ``run=False``
+  (``--no-run``) a test without a stored output only checks that it runs without error, and the
+  caller is warned with the names of those tests.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import re
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +71,10 @@ from workbench.curriculum.importers.common import ImportedLab, ImportError_, rea
 TEST_CONFIG = re.compile(r'^\s*("""|\'\'\')\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)\n\s*\1\s*#\s*END TEST CONFIG\s*\n?',
                          re.DOTALL)
 OTTER_LINES = re.compile(r"^\s*(import otter|grader\s*=\s*otter\.|grader\.(check|export|check_all)\()")
+SOLUTION_MARKDOWN = re.compile(r"^\s*(\*\*|<strong>)solution:?(\*\*|</strong>)", re.I | re.M)
+PROMPT_NOTE = {"code": "# imported from otter: students see the prompt above instead of this solution",
+               "markdown": "<!-- imported from otter: students see the prompt above instead of this solution -->"}
+DEFAULT_TIMEOUT = 300.0
 
 
 def _marker(cell: NotebookNode) -> tuple[str, dict[str, Any]] | None:
@@ -53,23 +94,44 @@ def _marker(cell: NotebookNode) -> tuple[str, dict[str, Any]] | None:
 
 
 def _solution(source: str) -> str:
+    """Otter's in-code solution markers as ours. What otter removes without a prompt (``# SOLUTION NO
+    PROMPT`` and ``# SEED`` lines, ``# BEGIN SOLUTION NO PROMPT`` blocks) also goes inside hidden
+    markers, so students see neither it nor our stub."""
     out = []
+    no_prompt_block = False
     for line in source.splitlines():
         stripped = line.strip()
         indent = line[: len(line) - len(line.lstrip())]
         if re.match(r"#\s*BEGIN SOLUTION", stripped):
+            no_prompt_block = bool(re.search(r"NO PROMPT\s*$", stripped))
+            out += [indent + cells.HIDDEN_BEGIN] if no_prompt_block else []
             out.append(indent + cells.SOLUTION_BEGIN)
         elif re.match(r"#\s*END SOLUTION", stripped):
             out.append(indent + cells.SOLUTION_END)
-        elif re.search(r"#\s*(SOLUTION|SOLUTION NO PROMPT|SEED)\s*$", line):
-            code = re.sub(r"\s*#\s*(SOLUTION|SOLUTION NO PROMPT|SEED)\s*$", "", line)
-            out += [indent + cells.SOLUTION_BEGIN, code, indent + cells.SOLUTION_END]
+            out += [indent + cells.HIDDEN_END] if no_prompt_block else []
+            no_prompt_block = False
+        elif match := re.search(r"\s*#\s*(SOLUTION|SOLUTION NO PROMPT|SEED)\s*$", line):
+            region = [indent + cells.SOLUTION_BEGIN, line[: match.start()], indent + cells.SOLUTION_END]
+            if match.group(1) != "SOLUTION" and not no_prompt_block:
+                region = [indent + cells.HIDDEN_BEGIN, *region, indent + cells.HIDDEN_END]
+            out += region
         elif not OTTER_LINES.match(line):
             out.append(line)
     return "\n".join(out)
 
 
-def _expected(cell: NotebookNode) -> str | None:
+def _behind_prompt(prompt: str, solution: str, cell_type: str) -> str:
+    """Source whose released version is exactly ``prompt``: the solution sits in a hidden region,
+    which release removes after replacing any solution region inside it by the stub."""
+    if cell_type == "code":  # all of it is hidden: drop the hidden markers of its no-prompt parts
+        solution = "\n".join(line for line in _solution(solution).splitlines()
+                             if line.strip() not in (cells.HIDDEN_BEGIN, cells.HIDDEN_END))
+        if cells.SOLUTION_BEGIN not in solution:  # else release would replace the whole cell by the stub
+            solution = f"{cells.SOLUTION_BEGIN}\n{solution}\n{cells.SOLUTION_END}"
+    return "\n".join([prompt.rstrip("\n"), cells.HIDDEN_BEGIN, PROMPT_NOTE[cell_type], solution, cells.HIDDEN_END])
+
+
+def _stored(cell: NotebookNode) -> str | None:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "execute_result":
             text = output.get("data", {}).get("text/plain")
@@ -77,8 +139,8 @@ def _expected(cell: NotebookNode) -> str | None:
     return None
 
 
-def _test_case(cell: NotebookNode, label: str) -> tuple[str, dict[str, Any]]:
-    """(our assert-style code, config) for one otter test cell."""
+def _parse_test(cell: NotebookNode) -> tuple[list[str], dict[str, Any], ast.Module | None]:
+    """(code lines, test config, parsed code) of one otter test cell."""
     source, config = cell.source, dict[str, Any]()
     match = TEST_CONFIG.match(source)
     if match:
@@ -88,26 +150,56 @@ def _test_case(cell: NotebookNode, label: str) -> tuple[str, dict[str, Any]]:
     if lines and lines[0].strip().upper() == "# HIDDEN":
         config["hidden"] = True
         lines = lines[1:]
-    code = "\n".join(lines)
-    expected = _expected(cell)
-    message = str(config.get("failure_message") or f"{label} failed")
     try:
-        tree = ast.parse(code)
+        tree: ast.Module | None = ast.parse("\n".join(lines))
     except SyntaxError:
         tree = None
-    if expected is not None and tree is not None and tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = tree.body[-1]
-        head = "\n".join(lines[: last.lineno - 1])
-        expr = "\n".join(lines[last.lineno - 1:])
-        code = (f"{head}\n" if head else "") + f"_otter_value = ({expr})\n" \
-            f"assert repr(_otter_value) == {expected!r}, {message!r}"
-    return code, config
+    return lines, config, tree
+
+
+def _output_judged(lines: list[str], tree: ast.Module | None) -> bool:
+    """Whether otter would judge this test by its output: it ends in an expression whose value
+    IPython displays (a trailing ``;`` suppresses it)."""
+    code = "\n".join(lines).rstrip()
+    return tree is not None and bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not code.endswith(";")
+
+
+def _test_case(cell: NotebookNode, label: str, ran: NotebookNode | None) -> tuple[str, dict[str, Any], bool]:
+    """(our assert-style code, config, whether it is output-judged yet has nothing to compare
+    with) for one otter test cell; ``ran`` is the same cell of the executed master, if any."""
+    lines, config, tree = _parse_test(cell)
+    code = "\n".join(lines)
+    if not _output_judged(lines, tree):
+        return code, config, False
+    assert tree is not None
+    expected = _stored(cell)
+    if expected is None and ran is not None:
+        expected = _stored(ran)
+        if expected is None:  # it ran, and IPython displays nothing for None
+            expected = "None"
+    if expected is None:
+        return code, config, True
+    message = str(config.get("failure_message") or f"{label} failed")
+    last = tree.body[-1]
+    head = "\n".join(lines[: last.lineno - 1])
+    expr = "\n".join(lines[last.lineno - 1:])
+    code = (f"{head}\n" if head else "") + f"_otter_value = ({expr})\n" \
+        f"assert repr(_otter_value) == {expected!r}, {message!r}"
+    return code, config, False
 
 
 def _points(question: dict[str, Any], configs: list[dict[str, Any]]) -> list[float]:
-    """Otter's rules: stated test points count; the rest share what the question has left (default 1)."""
+    """Otter's rules: stated test points count; the rest share what the question has left (default 1).
+    The question's ``points`` may also be a list (one per test case) or ``{each: n}``."""
     stated = [c.get("points") for c in configs]
     total = question.get("points")
+    if isinstance(total, dict):
+        total = float(total.get("each", 1)) * len(configs)
+    elif isinstance(total, list):
+        if len(total) != len(configs):
+            raise ImportError_(f"question '{question['name']}' lists {len(total)} points for {len(configs)} "
+                               "test case(s); give one value per test case")
+        stated, total = total, None
     if all(p is None for p in stated):
         share = float(total if total is not None else 1) / max(len(configs), 1)
         return [share] * len(configs)
@@ -123,30 +215,144 @@ def _meta(gid: str, **flags: Any) -> dict[str, Any]:
                          "locked": False, **flags}}
 
 
-def convert(nb: NotebookNode) -> NotebookNode:
+def _plain(cell: NotebookNode) -> NotebookNode | None:
+    if cell.cell_type == "code":
+        code = "\n".join(line for line in cell.source.splitlines() if not OTTER_LINES.match(line))
+        return new_code_cell(code) if code.strip() else None
+    if cell.cell_type == "markdown":
+        return new_markdown_cell(cell.source)
+    return None
+
+
+class _Question:
+    """The cells of one question, labelled by block, turned into ours at ``# END QUESTION``."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.name = slug(str(config["name"]))
+        self.manual = bool(config.get("manual"))
+        self.items: list[tuple[str, NotebookNode]] = []  # (text | prompt | solution | out, cell)
+        self.had_solution_block = False
+
+    def cells(self) -> list[NotebookNode]:
+        items = self.items
+        if not self.had_solution_block:  # older notebooks: the first code cell (or **Solution:** markdown)
+            for index, (label, cell) in enumerate(items):
+                if label == "text" and (cell.cell_type == "code" or (
+                        self.manual and cell.cell_type == "markdown" and SOLUTION_MARKDOWN.search(cell.source))):
+                    items = [*items[:index], ("solution", cell), *items[index + 1:]]
+                    break
+        pairs: dict[int, NotebookNode] = {}  # solution item index -> its prompt cell
+        paired: set[int] = set()  # prompt item indexes
+        for p_index, (label, prompt) in enumerate(items):
+            if label != "prompt":
+                continue
+            for s_index, (other, solution) in enumerate(items):
+                if other == "solution" and s_index not in pairs and solution.cell_type == prompt.cell_type:
+                    pairs[s_index] = prompt
+                    paired.add(p_index)
+                    break
+        has_answer = any(label == "solution" for label, _ in items)
+        out: list[NotebookNode] = []
+        answers = 0
+        for index, (label, cell) in enumerate(items):
+            if label == "out":
+                out.append(cell)
+            elif index in paired:
+                continue  # emitted with its solution
+            elif label == "solution" and cell.cell_type == "markdown" and "otter_include" in \
+                    cell.metadata.get("tags", []):
+                out.append(new_markdown_cell(cell.source))  # otter shows these to students as they are
+            elif label == "solution" and cell.cell_type == "markdown" and not self.manual and index not in pairs:
+                # otter drops an autograded question's markdown solution from the student version
+                out.append(new_markdown_cell(f"{cells.HIDDEN_BEGIN}\n{cell.source}\n{cells.HIDDEN_END}"))
+            elif label == "solution" and cell.cell_type in ("code", "markdown"):
+                answers += 1
+                out.append(self._answer(cell, pairs.get(index), answers))
+            elif label == "prompt" and index not in paired and self.manual and not has_answer \
+                    and cell.cell_type in ("code", "markdown"):
+                has_answer, answers = True, answers + 1
+                out.append(self._answer(None, cell, answers))
+            elif (plain := _plain(cell)) is not None:
+                out.append(plain)
+        return out
+
+    def _answer(self, solution: NotebookNode | None, prompt: NotebookNode | None, number: int) -> NotebookNode:
+        """One answer cell; the first of a manual question is graded and carries its points."""
+        gid = self.name if number == 1 else f"{self.name}_{number}"
+        graded: dict[str, Any] = {}
+        if self.manual and number == 1:
+            points = self.config.get("points", 1)
+            if points is not None and (isinstance(points, bool) or not isinstance(points, (int, float))):
+                raise ImportError_(f"manual question '{self.config['name']}' has points {points!r}; "
+                                   "give it one number")
+            graded = {"grade": True, "points": float(points or 0)}
+        if prompt is None:
+            assert solution is not None
+            if solution.cell_type == "code":
+                return new_code_cell(_solution(solution.source), metadata=_meta(gid, solution=True, **graded))
+            return new_markdown_cell(solution.source, metadata=_meta(gid, solution=True, **graded))
+        if solution is None and prompt.cell_type == "markdown":  # a prompt is all otter has
+            return new_markdown_cell(prompt.source, metadata=_meta(gid, task=True, points=graded["points"]))
+        source = _behind_prompt(prompt.source, solution.source if solution is not None else "", prompt.cell_type)
+        if prompt.cell_type == "code":
+            return new_code_cell(source, metadata=_meta(gid, solution=True, **graded))
+        # Release replaces a markdown solution cell wholesale, so the answer is an (unlocked) task
+        # cell when graded, else an ordinary cell; either way release keeps just the prompt.
+        if graded:
+            return new_markdown_cell(source, metadata=_meta(gid, task=True, points=graded["points"]))
+        return new_markdown_cell(source, metadata=_meta(gid))
+
+
+def convert(nb: NotebookNode, executed: NotebookNode | None = None) -> tuple[NotebookNode, list[str]]:
+    """Our source notebook, and the ids of output-judged tests that have no output to compare with
+    (they only check that they run). ``executed`` is the master after a run, cell for cell."""
     out: list[NotebookNode] = []
-    question: dict[str, Any] | None = None
-    tests: list[NotebookNode] | None = None
-    solved = False
-    for cell in nb.cells:
+    question: _Question | None = None
+    block: str | None = None  # PROMPT or SOLUTION inside a question
+    tests: list[tuple[int, NotebookNode]] | None = None
+    weak: list[str] = []
+    for index, cell in enumerate(nb.cells):
         marker = _marker(cell)
         kind = marker[0] if marker else None
-        if kind == "ASSIGNMENT CONFIG" or kind in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN PROMPT", "END PROMPT"):
+        if kind == "ASSIGNMENT CONFIG":
             continue
         if kind == "BEGIN QUESTION":
             if question is not None or tests is not None:
-                open_name = (question or {}).get("name", "?")
+                open_name = question.config.get("name", "?") if question else "?"
                 raise ImportError_(f"question '{open_name}' is not closed before the next '# BEGIN QUESTION'; "
                                    "add its '# END TESTS' / '# END QUESTION' cells")
-            question, solved = marker[1] if marker else {}, False
-            if not question.get("name"):
+            config = marker[1] if marker else {}
+            if not config.get("name"):
                 raise ImportError_("a '# BEGIN QUESTION' cell has no name; add 'name: q1' to it")
+            question, block = _Question(config), None
+            continue
+        if kind in ("BEGIN PROMPT", "BEGIN SOLUTION", "END PROMPT", "END SOLUTION"):
+            what = kind.split()[1]
+            if question is None or tests is not None:
+                raise ImportError_(f"'# {kind}' outside a question or inside its tests; "
+                                   f"put the {what.lower()} cells inside BEGIN/END QUESTION, before the tests")
+            if kind.startswith("BEGIN"):
+                if block is not None:
+                    raise ImportError_(f"question '{question.config['name']}': '# {kind}' inside an open "
+                                       f"'# BEGIN {block}' block; close it with '# END {block}' first")
+                block = what
+                question.had_solution_block |= what == "SOLUTION"
+            else:
+                if block != what:
+                    raise ImportError_(f"question '{question.config['name']}': '# {kind}' without a matching "
+                                       f"'# BEGIN {what}'")
+                block = None
             continue
         if kind == "END QUESTION":
+            if question is None or tests is not None or block is not None:
+                raise ImportError_("'# END QUESTION' without an open question, or with its tests, prompt or "
+                                   "solution block still open; close that block first")
+            out += question.cells()
             question = None
             continue
         if kind == "BEGIN TESTS":
-            if question is None or tests is not None:
+            if question is None or tests is not None or block is not None:
                 raise ImportError_("'# BEGIN TESTS' outside a question or inside other tests; "
                                    "put each question's tests between '# BEGIN TESTS' and '# END TESTS'")
             tests = []
@@ -154,46 +360,84 @@ def convert(nb: NotebookNode) -> NotebookNode:
         if kind == "END TESTS":
             if question is None or tests is None:
                 raise ImportError_("'# END TESTS' outside a question; put tests inside BEGIN/END QUESTION")
-            name = slug(str(question["name"]))
-            converted = [_test_case(t, f"{name} test {i + 1}") for i, t in enumerate(tests)]
-            for i, ((code, config), points) in enumerate(zip(converted, _points(question, [c for _, c in converted]),
-                                                             strict=True)):
+            name = question.name
+            converted = [_test_case(t, f"{name} test {i + 1}", executed.cells[at] if executed is not None else None)
+                         for i, (at, t) in enumerate(tests)]
+            for i, ((code, config, unjudged), points) in enumerate(
+                    zip(converted, _points(question.config, [c for _, c, _ in converted]), strict=True)):
                 if config.get("hidden"):
                     code = f"{cells.HIDDEN_BEGIN}\n{code}\n{cells.HIDDEN_END}"
-                out.append(new_code_cell(code, metadata=_meta(f"{name}_test{i + 1}", grade=True, points=points)))
+                gid = f"{name}_test{i + 1}"
+                if unjudged:
+                    weak.append(gid)
+                question.items.append(("out", new_code_cell(code, metadata=_meta(gid, grade=True, points=points))))
             tests = None
             continue
         if tests is not None:
             if cell.cell_type == "code":
-                tests.append(cell)
+                tests.append((index, cell))
             continue
-        if question is not None and not solved and cell.cell_type == "code":
-            solved = True
-            manual = bool(question.get("manual"))
-            flags: dict[str, Any] = {"solution": True}
-            if manual:
-                flags.update(grade=True, points=float(question.get("points", 1) or 0))
-            out.append(new_code_cell(_solution(cell.source), metadata=_meta(slug(str(question["name"])), **flags)))
+        if question is not None:
+            question.items.append(((block or "text").lower(), cell))
             continue
-        if question is not None and not solved and question.get("manual") and cell.cell_type == "markdown" \
-                and re.search(r"^\s*(\*\*|<strong>)solution:?(\*\*|</strong>)", cell.source, re.I | re.M):
-            solved = True
-            out.append(new_markdown_cell(cell.source, metadata=_meta(
-                slug(str(question["name"])), solution=True, grade=True, points=float(question.get("points", 1) or 0))))
-            continue
-        if cell.cell_type == "code":
-            code = "\n".join(line for line in cell.source.splitlines() if not OTTER_LINES.match(line))
-            if code.strip():
-                out.append(new_code_cell(code))
-        elif cell.cell_type == "markdown":
-            out.append(new_markdown_cell(cell.source))
+        if (plain := _plain(cell)) is not None:
+            out.append(plain)
     if tests is not None or question is not None:
         raise ImportError_("a question or its tests are never closed; add the '# END TESTS' / '# END QUESTION' cell")
-    result = new_notebook(cells=out, metadata=nb.get("metadata", {}))
-    return result
+    return new_notebook(cells=out, metadata=nb.get("metadata", {})), weak
 
 
-def read(path: Path) -> list[ImportedLab]:
+def _first_line(cell: NotebookNode) -> str:
+    line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+    return line if len(line) <= 60 else line[:57] + "..."
+
+
+def run_master(path: Path, nb: NotebookNode, timeout: float) -> NotebookNode:
+    """The master notebook executed top to bottom (a copy, otter's own lines removed), or one line
+    naming the notebook and the cell that failed. Instructor code: no sandbox."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    master = copy.deepcopy(nb)
+    for cell in master.cells:
+        if cell.cell_type == "code":
+            cell.source = "\n".join(line for line in cell.source.splitlines() if not OTTER_LINES.match(line))
+            cell.outputs, cell.execution_count = [], None
+    client = NotebookClient(master, timeout=timeout, kernel_name="python3", allow_errors=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    hint = "fix the master notebook, or import with --no-run"
+    index, cell = -1, None
+    try:
+        with client.setup_kernel(stderr=subprocess.DEVNULL):  # the kernel's own log lines are noise here
+            for index, cell in enumerate(master.cells):
+                client.execute_cell(cell, index)
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+        if cell is None:
+            raise ImportError_(f"{path}: the python3 kernel for running the master notebook died ({exc}); {hint}") \
+                from None
+        where = f"cell {index + 1} ({_first_line(cell)!r})"
+        if isinstance(exc, CellExecutionError):
+            why = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")
+        elif isinstance(exc, CellTimeoutError):
+            why = f"it did not finish within {timeout:g} s (raise --timeout)"
+        else:
+            why = "the kernel died"
+        why = " ".join(why.split())
+        raise ImportError_(f"{path}: running the master notebook failed in {where}: {why}; {hint}") from None
+    except NoSuchKernel:
+        raise ImportError_(f"{path}: no 'python3' Jupyter kernel to run the master notebook with; "
+                           "install ipykernel, or import with --no-run") from None
+    except RuntimeError as exc:  # the kernel did not start
+        raise ImportError_(f"{path}: could not start a python3 kernel to run the master notebook ({exc}); "
+                           f"{hint}") from None
+    return master
+
+
+def read(path: Path, *, run: bool = True, timeout: float = DEFAULT_TIMEOUT,
+         warn: Callable[[str], None] | None = None) -> list[ImportedLab]:
+    """Convert ``path`` (a notebook or a folder of them). Masters whose output-judged tests lack
+    stored outputs are executed unless ``run`` is false; ``warn`` hears of tests left weak."""
     if not path.exists():
         raise ImportError_(f"{path}: no such file or folder")
     notebooks = sorted(p for p in path.glob("*.ipynb")) if path.is_dir() else [path]
@@ -201,9 +445,16 @@ def read(path: Path) -> list[ImportedLab]:
         raise ImportError_(f"{path}: no otter notebooks (*.ipynb) here")
     labs = []
     for notebook in notebooks:
+        nb = read_notebook(notebook)
         try:
-            converted = convert(read_notebook(notebook))
+            converted, weak = convert(nb)
         except ImportError_ as exc:
             raise ImportError_(f"{notebook}: {exc.message}") from None
+        if weak and run:
+            converted, weak = convert(nb, run_master(notebook, nb, timeout))
+        if weak and warn is not None:
+            warn(f"{notebook}: {len(weak)} output-judged test(s) have no stored output and only check that "
+                 f"they run without error: {', '.join(weak)}"
+                 + ("; import without --no-run to execute the master and compare outputs" if not run else ""))
         labs.append(ImportedLab(slug(notebook.stem), notebook.stem, converted, notebook.name))
     return labs
