@@ -31,7 +31,7 @@ from workbench.grading.sandbox import (
     require_sandbox,
     sweep_stale,
 )
-from workbench.grading.warm import WarmWorker, preload_for
+from workbench.grading.warm import WarmWorker, WorkerError, preload_for
 from workbench.store import Store
 
 
@@ -134,41 +134,74 @@ class _Pool:
     thread that commits each result (one transaction each) while the workers go on grading.
 
     Workers start as soon as the pool exists, so ``autograde`` overlaps their imports (seconds with
-    torch) with storing and registering the class."""
+    torch) with storing and registering the class. Only worker 0 pays the imports; the others are
+    cloned from its warm image once it is ready (``WarmWorker.clone``). The pool owns every worker
+    and closes them at the end, clones before the worker they came from."""
 
-    def __init__(self, make_worker: Callable[[int, threading.Event], WarmWorker | None], count: int,
+    def __init__(self, start_worker: Callable[[int, threading.Event], WarmWorker | None], count: int,
                  grade_one: Callable[[int, Path, WarmWorker | None], Callable[[], None]]) -> None:
-        self.make_worker, self.grade_one = make_worker, grade_one
+        self.start_worker, self.grade_one = start_worker, grade_one
         self.jobs: queue.Queue[tuple[int, Path] | None] = queue.Queue()
         self.results: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.count = count
+        self.workers: list[WarmWorker] = []
+        self.first: WarmWorker | None = None
+        # bwrap runs with --die-with-parent, and Linux ties that to the *thread* that started it: a
+        # worker thread stays alive, idle, until the pool has closed every worker (clones first).
+        self.idle = [threading.Event() for _ in range(count)]
+        self.release = threading.Event()
+        self.first_ready = threading.Event()
+        self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self._work, args=(i,), name=f"autograde-{i}", daemon=True)
                         for i in range(count)]
         self.writer = threading.Thread(target=self._write, name="autograde-writer", daemon=True)
         for thread in [*self.threads, self.writer]:
             thread.start()
 
-    def _work(self, index: int) -> None:
+    def _worker(self, index: int) -> WarmWorker | None:
+        """Worker 0 is started (a stop while it starts kills it at once); the others are clones of
+        it, or started afresh when it is gone or cannot be cloned."""
         worker: WarmWorker | None = None
+        if index == 0:
+            try:
+                worker = self.first = self.start_worker(0, self.stop)
+            finally:
+                self.first_ready.set()
+        else:
+            while not self.first_ready.wait(0.1):
+                if self.stop.is_set():
+                    return None
+            first = self.first
+            if first is not None and first.alive():
+                with contextlib.suppress(WorkerError):
+                    worker = first.clone(index)
+            if worker is None:
+                worker = self.start_worker(index, self.stop)
+        if worker is not None:
+            with self.lock:
+                self.workers.append(worker)
+        return worker
+
+    def _work(self, index: int) -> None:
         try:
-            worker = self.make_worker(index, self.stop)  # a stop while it starts kills it at once
+            worker = self._worker(index)
             while not self.stop.is_set():
                 job = self.jobs.get()
                 if job is None:
                     return
                 if worker is not None and not worker.alive():
                     worker.close()
-                    worker = self.make_worker(index, self.stop)
+                    worker = self._worker(index)
                 self.results.put(self.grade_one(job[0], job[1], worker))
         except BaseException as exc:  # surfaced by the main thread (unless we were told to stop)
             if not self.stop.is_set():
                 self.errors.append(exc)
             self.stop.set()
         finally:
-            if worker is not None:
-                worker.close()
+            self.idle[index].set()
+            self.release.wait()
 
     def _write(self) -> None:
         while True:
@@ -192,15 +225,20 @@ class _Pool:
         for _ in range(self.count):
             self.jobs.put(None)
         try:
-            for thread in self.threads:
-                while thread.is_alive():
-                    thread.join(0.2)
+            for idle in self.idle:
+                while not idle.wait(0.2):
+                    pass
         except KeyboardInterrupt:
             self.stop.set()  # finished submissions are committed; the rest stay queued for the next run
             raise
         finally:
             self.results.put(None)
             self.writer.join()
+            with self.lock:
+                workers, self.workers = self.workers, []
+            for worker in reversed(workers):
+                worker.close()
+            self.release.set()
         if self.errors:
             raise self.errors[0]
 
@@ -257,9 +295,9 @@ class _Grading:
 
     def pool(self, count: int) -> _Pool:
         sweep_stale()
-        return _Pool(self.make_worker, count, self.grade_one)
+        return _Pool(self.start_worker, count, self.grade_one)
 
-    def make_worker(self, index: int, cancel: threading.Event | None = None) -> WarmWorker | None:
+    def start_worker(self, index: int, cancel: threading.Event | None = None) -> WarmWorker | None:
         if self.cold:
             return None
         return WarmWorker(index, self.limits, self.preload, data_dir=self.data_dir, cancel=cancel)

@@ -56,18 +56,19 @@ def preload_for(sources: list[str]) -> tuple[str, ...]:
 
 
 class WarmWorker:
-    """One fork server; ``launcher`` gives ``SandboxSpec`` a factory of sandboxes forked from it."""
+    """One fork server; ``launcher`` gives ``SandboxSpec`` a factory of sandboxes forked from it.
+
+    Made either by starting a bwrap worker (the constructor) or by ``clone``: a second fork server
+    forked from a ready one's warm image, inside the same bwrap, without paying the imports again.
+    A clone lives as long as the worker it came from, so close clones first."""
 
     def __init__(self, index: int, limits: Limits, preload: tuple[str, ...], data_dir: Path | None = None,
                  start_timeout: float = 120.0, cancel: threading.Event | None = None) -> None:
         if bwrap_path() is None:
             raise WorkerError("bubblewrap (bwrap) is not installed; warm workers need it "
                               "(apt-get install bubblewrap), or grade with --unsafe-no-sandbox")
-        self.index, self.limits = index, limits
-        self.uid = WARM_UID_BASE + (os.getpid() % 20_000) * 32 + index % 32
-        self.lock = threading.Lock()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock = ours
+        self._attach(index, limits, ours, origin=None)
         argv = bwrap_view(limits)
         argv += ["--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
                  "--ro-bind", str(ZYGOTE), "/opt/workbench/zygote.py",
@@ -76,9 +77,9 @@ class WarmWorker:
             argv += ["--ro-bind", str(data_dir), "/opt/workbench/data"]
         argv += ["--chdir", "/home/student", *SANDBOX_ENV, "--",
                  sys.executable, "-I", "-B", "/opt/workbench/zygote.py", str(theirs.fileno()), ",".join(preload)]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), close_fds=True,
-                                     start_new_session=True)
+        self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),), close_fds=True, start_new_session=True)
         theirs.close()
         reply = self._read(time.monotonic() + start_timeout, cancel)
         if not reply.get("ready"):
@@ -88,6 +89,28 @@ class WarmWorker:
             self.close()
             raise WorkerError(f"warm worker {index} did not start ({reply.get('error', 'no answer')}); "
                               "check that bubblewrap works here (`bwrap --ro-bind / / true`)")
+
+    def _attach(self, index: int, limits: Limits, sock: socket.socket, origin: WarmWorker | None) -> None:
+        self.index, self.limits, self.sock, self.origin = index, limits, sock, origin
+        self.uid = WARM_UID_BASE + (os.getpid() % 20_000) * 32 + index % 32
+        self.lock = threading.Lock()
+        self.proc = None
+
+    def clone(self, index: int, timeout: float = 60.0) -> WarmWorker:
+        """A second worker forked from this one's warm image (same imports, same limits, own uid)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            reply = self.request({"op": "clone"}, [theirs.fileno()], timeout)
+        finally:
+            theirs.close()
+        twin = WarmWorker.__new__(WarmWorker)
+        twin._attach(index, self.limits, ours, origin=self)
+        ready = twin._read(time.monotonic() + timeout) if "pid" in reply else reply
+        if not ready.get("ready"):
+            twin.close()
+            raise WorkerError(f"warm worker {index} could not be cloned from worker {self.index} "
+                              f"({ready.get('error', 'no answer')})")
+        return twin
 
     def _read(self, deadline: float, cancel: threading.Event | None = None) -> dict[str, Any]:
         buf = b""
@@ -124,12 +147,24 @@ class WarmWorker:
         return WarmSandbox(self, spec)
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        if self.origin is not None:  # a clone: its origin's bwrap is up and it has not hung up
+            if not self.origin.alive():
+                return False
+            try:
+                return self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+            except BlockingIOError:
+                return True  # nothing to read: still there, waiting for a command
+            except OSError:
+                return False
+        return self.proc is not None and self.proc.poll() is None
 
     def close(self) -> None:
-        """Closing the socket makes the fork server kill its children and exit; bwrap follows."""
+        """Closing the socket makes the fork server kill its children and exit; bwrap follows (a
+        clone's exit is reaped by the worker it came from)."""
         with contextlib.suppress(OSError):
             self.sock.close()
+        if self.proc is None:
+            return
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -83,3 +83,21 @@ def test_limits_apply_to_forked_sandboxes() -> None:
         assert not runner.alive()
     finally:
         worker.close()
+
+
+def test_a_clone_shares_the_warm_image_but_nothing_else() -> None:
+    """``clone`` forks a second fork server from a ready worker (no second import of the heavy
+    modules): its sandboxes run under their own uid and see nothing the origin's sandboxes left."""
+    origin = WarmWorker(2, LIMITS, preload_for(["import numpy"]))
+    try:
+        twin = origin.clone(3)
+        try:
+            messy = run(origin, MESS + PROBE)
+            clean = run(twin, PROBE)
+            assert twin.alive() and clean["uid"] != messy["uid"] and clean["uid"] >= 2_000_000
+            assert clean["home"] == ["lab.ipynb"] and "planted" not in clean["tmp"] and clean["patched"] is False
+            assert clean["procs"] == ["1"] and int(clean["caps"], 16) == 0
+        finally:
+            twin.close()
+    finally:
+        origin.close()
