@@ -1,4 +1,4 @@
-"""Shared helpers for the ai-compute-foundations lab tests: grade, release, make wrong answers, execute.
+"""Shared helpers for the ai-compute-foundations lab tests: grade, release, grade wrong answers, execute.
 
 Each lab runs on both frameworks in two executions: the reference's graded run is the torch one
 (the sandbox clears the environment, so ``FRAMEWORK`` is unset and defaults to torch), and an
@@ -80,6 +80,21 @@ def execute(lab: str, framework: str, tmp_path: Path, timeout: int = 300) -> tup
     return nb, time.monotonic() - start
 
 
+def typical_mistake(lab: str, answers: dict[str, str], failing: dict[str, str], passing: tuple[str, ...],
+                    tmp_path: Path, name: str) -> GradeResult:
+    """Grade one typical wrong answer: the template with ``answers`` filled in (the rest from the
+    reference) must score strictly between 0 and full marks, each task in ``failing`` must fail with
+    a message containing its text (what the student reads), and the tasks in ``passing`` must pass."""
+    result = grade(with_answer(lab, answers), lab, tmp_path, name)
+    tasks = by_id(result)
+    assert 0 < result.score < result.max_score, f"{name}: {result.score}/{result.max_score}"
+    for task_id, text in failing.items():
+        assert tasks[task_id].status != "passed" and text in tasks[task_id].message, (task_id, tasks[task_id])
+    for task_id in passing:
+        assert tasks[task_id].status == "passed", (task_id, tasks[task_id])
+    return result
+
+
 def graded_stdout(result: GradeResult, grade_id: str) -> str:
     """What a (visible) cell printed during grading: the reference's graded run is its torch execution."""
     return "".join(o["stdout"] for o in result.outputs if o["grade_id"] == grade_id)
@@ -100,7 +115,7 @@ class Helpers:
         staticmethod(template)
     with_answer, by_id, execute, outputs_text = staticmethod(with_answer), staticmethod(by_id), \
         staticmethod(execute), staticmethod(outputs_text)
-    graded_stdout = staticmethod(graded_stdout)
+    graded_stdout, typical_mistake = staticmethod(graded_stdout), staticmethod(typical_mistake)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Lab 2 (remote-sensing): graded reference 100%, template 0, typical mistakes in between, both frameworks run."""
+"""Lab 2 (remote-sensing): graded reference 100%, template 0, each typical mistake in between, both frameworks run."""
 
 from __future__ import annotations
 
@@ -39,16 +39,20 @@ def test_template_scores_zero(labs: Any, tmp_path: Path) -> None:
     assert labs.grade(labs.template(LAB), LAB, tmp_path, "template").score == 0
 
 
-def test_typical_mistakes_score_in_between_with_messages(labs: Any, tmp_path: Path) -> None:
-    result = labs.grade(labs.with_answer(LAB, {"normalized_difference": UINT8_WRAPAROUND,
-                                               "stretch": NODATA_IN_PERCENTILES}), LAB, tmp_path, "mistakes")
-    tasks = labs.by_id(result)
-    assert 0 < result.score < result.max_score
-    assert tasks["test_describe"].status == tasks["check_classifier"].status == "passed"
-    assert "nodata excluded" in tasks["check_stretch"].message
-    assert "NaN exactly where" in tasks["check_normalized_difference"].message
-    assert "ndvi" in tasks["check_index_bands"].message
-    assert "differ from the whole-array NDVI" in tasks["check_tiled"].message
+# Each typical wrong answer on its own: (answers by grade id, failing task -> message text, passing tasks).
+MISTAKES = {
+    "uint8-wraparound": ({"normalized_difference": UINT8_WRAPAROUND},
+                         {"check_normalized_difference": "NaN exactly where", "check_index_bands": "ndvi",
+                          "check_tiled": "differ from the whole-array NDVI"},
+                         ("test_describe", "check_stretch", "check_classifier")),
+    "nodata-in-percentiles": ({"stretch": NODATA_IN_PERCENTILES}, {"check_stretch": "nodata excluded"},
+                              ("check_normalized_difference", "check_tiled", "check_classifier")),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_typical_mistake_scores_in_between_with_a_message(labs: Any, tmp_path: Path, mistake: str) -> None:
+    labs.typical_mistake(LAB, *MISTAKES[mistake], tmp_path, mistake)
 
 
 def test_notebook_runs_with_mindspore(labs: Any, tmp_path: Path) -> None:

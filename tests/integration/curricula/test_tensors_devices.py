@@ -1,4 +1,4 @@
-"""Lab 1 (tensors-devices): graded reference 100%, template 0, two typical mistakes in between, both frameworks run."""
+"""Lab 1 (tensors-devices): graded reference 100%, template 0, each typical mistake in between, both frameworks run."""
 
 from __future__ import annotations
 
@@ -39,15 +39,19 @@ def test_template_scores_zero(labs: Any, tmp_path: Path) -> None:
     assert result.score == 0
 
 
-def test_typical_mistakes_score_in_between_with_messages(labs: Any, tmp_path: Path) -> None:
-    result = labs.grade(labs.with_answer(LAB, {"standardise": NO_ZERO_GUARD, "train_and_evaluate": DIFFERENT_SEEDS}),
-                   LAB, tmp_path, "mistakes")
-    tasks = labs.by_id(result)
-    assert 0 < result.score < result.max_score
-    assert tasks["test_standardise"].status == "passed"  # the visible test has no constant column
-    assert "constant column" in tasks["check_standardise"].message
-    assert "seed=0" in tasks["check_summary"].message
-    assert tasks["test_median_time"].status == "passed"
+# Each typical wrong answer on its own: (answers by grade id, failing task -> message text, passing tasks).
+MISTAKES = {
+    # the visible test has no constant column, so only the grader's check catches it
+    "no-zero-guard": ({"standardise": NO_ZERO_GUARD}, {"check_standardise": "constant column"},
+                      ("test_standardise", "test_median_time", "check_summary")),
+    "different-seeds": ({"train_and_evaluate": DIFFERENT_SEEDS}, {"check_summary": "seed=0"},
+                        ("check_standardise", "test_median_time")),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_typical_mistake_scores_in_between_with_a_message(labs: Any, tmp_path: Path, mistake: str) -> None:
+    labs.typical_mistake(LAB, *MISTAKES[mistake], tmp_path, mistake)
 
 
 def test_notebook_runs_with_mindspore(labs: Any, tmp_path: Path) -> None:
