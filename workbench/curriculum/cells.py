@@ -1,7 +1,9 @@
 """nbgrader-compatible cell metadata and source markers, shared by validation, release and grading.
 
 The schema is nbgrader's (``metadata.nbgrader``: grade, solution, locked, points, grade_id,
-schema_version, task) so nbgrader assignments work unchanged.
+schema_version, task) so nbgrader assignments work unchanged. Our one addition lives in
+``metadata.workbench``, where nbgrader never looks: ``stub``, a solution cell's own student text
+(otter's prompts import as stubs).
 """
 
 from __future__ import annotations
@@ -47,13 +49,45 @@ def points(cell: NotebookNode) -> float:
     return float(nbgrader_meta(cell).get("points", 0) or 0) if is_graded(cell) else 0.0
 
 
+def stub(cell: NotebookNode) -> str | None:
+    """What students see in place of this cell's solution (``metadata.workbench.stub``), or None for
+    the default stub; a non-string stub counts as none here and is reported by ``notebook_problems``."""
+    meta = cell.get("metadata", {}).get("workbench", {})
+    value = meta.get("stub") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def drop_stub(cell: NotebookNode) -> None:
+    """Remove ``metadata.workbench.stub`` (and ``metadata.workbench`` if nothing else is left)."""
+    meta = cell.get("metadata", {}).get("workbench")
+    if isinstance(meta, dict) and "stub" in meta:
+        del meta["stub"]
+        if not meta:
+            del cell.metadata["workbench"]
+
+
+def stub_problem(cell: NotebookNode) -> str | None:
+    """Why the cell's ``metadata.workbench.stub`` cannot work, or None (also when it has none)."""
+    meta = cell.get("metadata", {}).get("workbench", {})
+    if not isinstance(meta, dict) or "stub" not in meta:
+        return None
+    name = f"cell '{grade_id(cell)}'" if grade_id(cell) else "this cell"
+    if not isinstance(meta["stub"], str):
+        return (f"metadata.workbench.stub of {name} must be a string (the text students see in place of "
+                f"the solution), not {type(meta['stub']).__name__} {meta['stub']!r}")
+    if not is_solution(cell) and not (cell.cell_type == "code" and SOLUTION_BEGIN in cell.source):
+        return (f"{name} has metadata.workbench.stub but no solution to replace; set "
+                f"metadata.nbgrader.solution or add '{SOLUTION_BEGIN}' / '{SOLUTION_END}', or remove the stub")
+    return None
+
+
 def is_check(cell: NotebookNode) -> bool:
     """A native check cell: judged in the grader process, never shown to or run by the student."""
     return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECK_MARKER)
 
 
 def notebook_problems(nb: NotebookNode) -> tuple[list[tuple[int, str]], float]:
-    """Grade-id, points and marker problems of a source notebook as (1-based cell, message), and its
+    """Grade-id, points, marker and stub problems of a source notebook as (1-based cell, message), and its
     total points. One function so the course loader and ``workbench release`` can never disagree."""
     problems: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
@@ -79,6 +113,8 @@ def notebook_problems(nb: NotebookNode) -> tuple[list[tuple[int, str]], float]:
                 total += float(raw)
         if (marker := unbalanced_markers(cell.source)) is not None:
             problems.append((index, marker))
+        if (bad_stub := stub_problem(cell)) is not None:
+            problems.append((index, bad_stub))
     return problems, total
 
 
@@ -101,15 +137,19 @@ def unbalanced_markers(source: str) -> str | None:
     return None
 
 
-def replace_regions(source: str, begin: str, end: str, stub: str | None) -> str:
-    """Replace each begin..end region (markers included) with ``stub`` at the region's indent."""
+def replace_regions(source: str, begin: str, end: str, stub: str | None, *, once: bool = False) -> str:
+    """Replace each begin..end region (markers included) with ``stub`` at the region's indent; with
+    ``once``, only the first region gets the stub and the later ones are removed (a cell's own stub
+    is one text for the whole cell, so repeating it would show it twice)."""
     out: list[str] = []
     inside = False
+    regions = 0
     for line in source.splitlines():
         stripped = line.strip()
         if not inside and stripped.startswith(begin):
             inside = True
-            if stub is not None:
+            regions += 1
+            if stub is not None and not (once and regions > 1):
                 indent = line[: len(line) - len(line.lstrip())]
                 out.extend(indent + stub_line for stub_line in stub.splitlines())
         elif inside and stripped.startswith(end):

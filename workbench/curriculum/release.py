@@ -15,16 +15,22 @@ from workbench.curriculum import cells
 
 
 def strip_solutions(nb: NotebookNode) -> None:
+    """Solutions become stubs: the cell's own ``metadata.workbench.stub`` if it has one, else the
+    default for its type. A code cell's own stub takes the place of its first solution region and
+    the later regions go, so students see the stub once, with the code around the regions kept;
+    a solution cell without regions, and a markdown solution cell, become the stub entirely. The
+    stub leaves the metadata once used: students see it in the cell, once, not again in the file."""
     for cell in nb.cells:
+        own = cells.stub(cell)
+        cells.drop_stub(cell)
         if cell.cell_type == "code":
             if cells.SOLUTION_BEGIN in cell.source:
-                cell.source = cells.replace_regions(
-                    cell.source, cells.SOLUTION_BEGIN, cells.SOLUTION_END, cells.CODE_STUB
-                )
+                cell.source = cells.replace_regions(cell.source, cells.SOLUTION_BEGIN, cells.SOLUTION_END,
+                                                    cells.CODE_STUB if own is None else own, once=own is not None)
             elif cells.is_solution(cell):
-                cell.source = cells.CODE_STUB
+                cell.source = cells.CODE_STUB if own is None else own
         elif cells.is_solution(cell):
-            cell.source = cells.ANSWER_STUB
+            cell.source = cells.ANSWER_STUB if own is None else own
 
 
 def remove_hidden_tests(nb: NotebookNode) -> None:

@@ -16,47 +16,29 @@ Mapping, and why:
   ``# BEGIN SOLUTION NO PROMPT`` blocks) sits inside hidden markers as well, so students see
   nothing there. A question without a ``# BEGIN SOLUTION`` block falls back to its first code
   cell, or for a manual question a markdown cell starting with ``**Solution:**``;
-- a manual question's first answer cell is graded (manually) and worth the question's points; a
-  markdown solution between otter's raw ``# BEGIN/END SOLUTION`` cells is such an answer (an
-  autograded question's markdown solution is hidden from students, as otter drops it, unless
-  tagged ``otter_include``);
-- prompts. Otter shows students a prompt (a ``# BEGIN PROMPT`` ... ``# END PROMPT`` block, e.g.
-  ``_Type your answer here, replacing this text._`` or a code stub) where the solution is. Our
-  release has no per-cell student stub: it writes the fixed ``YOUR ANSWER HERE`` /
-  ``raise NotImplementedError()``, and it is shared with nbgrader courses, so the importer maps
-  prompts onto what release already does rather than changing it. A prompt is paired with the
-  question's first solution cell of its type, and the converted cell holds the prompt followed
-  by the solution inside our hidden-test markers, which release removes from *every* cell
-  (``tests/integration/grading/test_import.py`` pins the result). Code stays a ``solution``
-  cell: release replaces its solution region by the stub and then drops the hidden region, stub
-  included, so students see exactly the prompt; in the source the prompt runs just before the
-  solution, as in otter's own autograder notebook. Markdown cannot stay a ``solution`` cell
-  (release replaces a markdown solution cell wholesale), so a graded markdown answer with a
-  prompt becomes an unlocked nbgrader ``task`` cell with the question's points: students edit it,
-  a person grades it. A prompt without a solution is kept as it is, or, for a manual question
-  with no other answer, becomes its graded answer. If release ever gets a per-cell student stub,
-  these become plain solution cells whose stub is the prompt;
+- a manual question's first answer cell is graded (manually) and worth the question's points, code
+  or markdown, as nbgrader's manual answers are; a markdown solution between otter's raw
+  ``# BEGIN/END SOLUTION`` cells is such an answer (an autograded question's markdown solution is
+  hidden from students, as otter drops it, unless tagged ``otter_include``);
+- a prompt (``# BEGIN PROMPT`` ... ``# END PROMPT``: what otter shows students where the solution
+  is) becomes the student stub (``metadata.workbench.stub``) of the question's first solution cell
+  of its type, so release shows exactly the prompt. A prompted code answer is one solution region,
+  otter's in-code markers dropped, since the prompt stands in for the whole cell. A prompt without
+  a solution is kept as it is, or, for a manual question with no other answer, becomes its graded
+  answer (source and stub both the prompt);
 - each test case becomes its own graded cell (``<name>_test<i>``), so otter's per-test points and
   partial credit survive; a hidden case's code sits between our hidden-test markers;
-- otter judges a test by comparing the cell's output with the master notebook's, and ``otter assign``
-  reads those outputs from the saved master. When a test whose last statement is an expression has
-  no ``execute_result``, ``read`` executes the master once (nbclient, ``python3`` kernel, cwd = the
-  notebook's folder, a per-cell timeout, otter's own ``import otter`` / ``grader = otter.Notebook()``
-  / ``grader.check()`` lines removed) and uses its outputs where the saved ones are missing; a cell
-  that ran without ``execute_result`` produced ``None``. The master is the instructor's own
-  notebook, so it runs unsandboxed, with the instructor's rights, like running it in Jupyter. If it
-  fails, the import stops with one line naming the notebook and the cell. The converted cell
-  asserts that the last expression's ``repr`` equals that output; with ``run=False``
-  (``--no-run``) a test without a stored output only checks that it runs without error, and the
-  caller is warned with the names of those tests.
+- otter judges a test whose last statement is an expression by its output, compared with the
+  master's. The converted cell asserts that the last expression's ``repr`` equals that output; where
+  the saved master has none, ``read`` runs the master (``otter_master``) and uses its outputs, and a
+  cell that ran without ``execute_result`` produced ``None``. With ``run=False`` (``--no-run``) such
+  a test only checks that it runs without error, and the caller is warned with the tests' names.
 """
 
 from __future__ import annotations
 
 import ast
-import copy
 import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,14 +49,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from workbench.curriculum import cells
 from workbench.curriculum.importers.common import ImportedLab, ImportError_, read_notebook, slug
+from workbench.curriculum.importers.otter_master import DEFAULT_TIMEOUT, OTTER_LINES, run_master, without_otter_lines
 
 TEST_CONFIG = re.compile(r'^\s*("""|\'\'\')\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)\n\s*\1\s*#\s*END TEST CONFIG\s*\n?',
                          re.DOTALL)
-OTTER_LINES = re.compile(r"^\s*(import otter|grader\s*=\s*otter\.|grader\.(check|export|check_all)\()")
 SOLUTION_MARKDOWN = re.compile(r"^\s*(\*\*|<strong>)solution:?(\*\*|</strong>)", re.I | re.M)
-PROMPT_NOTE = {"code": "# imported from otter: students see the prompt above instead of this solution",
-               "markdown": "<!-- imported from otter: students see the prompt above instead of this solution -->"}
-DEFAULT_TIMEOUT = 300.0
 
 
 def _marker(cell: NotebookNode) -> tuple[str, dict[str, Any]] | None:
@@ -120,15 +99,12 @@ def _solution(source: str) -> str:
     return "\n".join(out)
 
 
-def _behind_prompt(prompt: str, solution: str, cell_type: str) -> str:
-    """Source whose released version is exactly ``prompt``: the solution sits in a hidden region,
-    which release removes after replacing any solution region inside it by the stub."""
-    if cell_type == "code":  # all of it is hidden: drop the hidden markers of its no-prompt parts
-        solution = "\n".join(line for line in _solution(solution).splitlines()
-                             if line.strip() not in (cells.HIDDEN_BEGIN, cells.HIDDEN_END))
-        if cells.SOLUTION_BEGIN not in solution:  # else release would replace the whole cell by the stub
-            solution = f"{cells.SOLUTION_BEGIN}\n{solution}\n{cells.SOLUTION_END}"
-    return "\n".join([prompt.rstrip("\n"), cells.HIDDEN_BEGIN, PROMPT_NOTE[cell_type], solution, cells.HIDDEN_END])
+def _one_region(source: str) -> str:
+    """A prompted code answer as a single solution region (otter's in-code markers dropped), so the
+    prompt, its student stub, stands in for the whole cell and is shown exactly once."""
+    marks = (cells.SOLUTION_BEGIN, cells.SOLUTION_END, cells.HIDDEN_BEGIN, cells.HIDDEN_END)
+    code = "\n".join(line for line in _solution(source).splitlines() if line.strip() not in marks)
+    return f"{cells.SOLUTION_BEGIN}\n{code}\n{cells.SOLUTION_END}"
 
 
 def _stored(cell: NotebookNode) -> str | None:
@@ -217,7 +193,7 @@ def _meta(gid: str, **flags: Any) -> dict[str, Any]:
 
 def _plain(cell: NotebookNode) -> NotebookNode | None:
     if cell.cell_type == "code":
-        code = "\n".join(line for line in cell.source.splitlines() if not OTTER_LINES.match(line))
+        code = without_otter_lines(cell.source)
         return new_code_cell(code) if code.strip() else None
     if cell.cell_type == "markdown":
         return new_markdown_cell(cell.source)
@@ -278,30 +254,24 @@ class _Question:
         return out
 
     def _answer(self, solution: NotebookNode | None, prompt: NotebookNode | None, number: int) -> NotebookNode:
-        """One answer cell; the first of a manual question is graded and carries its points."""
+        """One answer cell, whose student stub is the prompt if it has one; the first of a manual
+        question is graded and carries its points."""
         gid = self.name if number == 1 else f"{self.name}_{number}"
-        graded: dict[str, Any] = {}
+        meta = _meta(gid, solution=True)
         if self.manual and number == 1:
             points = self.config.get("points", 1)
             if points is not None and (isinstance(points, bool) or not isinstance(points, (int, float))):
                 raise ImportError_(f"manual question '{self.config['name']}' has points {points!r}; "
                                    "give it one number")
-            graded = {"grade": True, "points": float(points or 0)}
-        if prompt is None:
-            assert solution is not None
-            if solution.cell_type == "code":
-                return new_code_cell(_solution(solution.source), metadata=_meta(gid, solution=True, **graded))
-            return new_markdown_cell(solution.source, metadata=_meta(gid, solution=True, **graded))
-        if solution is None and prompt.cell_type == "markdown":  # a prompt is all otter has
-            return new_markdown_cell(prompt.source, metadata=_meta(gid, task=True, points=graded["points"]))
-        source = _behind_prompt(prompt.source, solution.source if solution is not None else "", prompt.cell_type)
-        if prompt.cell_type == "code":
-            return new_code_cell(source, metadata=_meta(gid, solution=True, **graded))
-        # Release replaces a markdown solution cell wholesale, so the answer is an (unlocked) task
-        # cell when graded, else an ordinary cell; either way release keeps just the prompt.
-        if graded:
-            return new_markdown_cell(source, metadata=_meta(gid, task=True, points=graded["points"]))
-        return new_markdown_cell(source, metadata=_meta(gid))
+            meta["nbgrader"].update(grade=True, points=float(points or 0))
+        if prompt is not None:
+            meta["workbench"] = {"stub": prompt.source}
+        answer = solution if solution is not None else prompt  # a prompt may be all otter has
+        assert answer is not None
+        if answer.cell_type == "markdown":
+            return new_markdown_cell(answer.source, metadata=meta)
+        return new_code_cell(_solution(answer.source) if prompt is None else _one_region(answer.source),
+                             metadata=meta)
 
 
 def convert(nb: NotebookNode, executed: NotebookNode | None = None) -> tuple[NotebookNode, list[str]]:
@@ -385,53 +355,6 @@ def convert(nb: NotebookNode, executed: NotebookNode | None = None) -> tuple[Not
     if tests is not None or question is not None:
         raise ImportError_("a question or its tests are never closed; add the '# END TESTS' / '# END QUESTION' cell")
     return new_notebook(cells=out, metadata=nb.get("metadata", {})), weak
-
-
-def _first_line(cell: NotebookNode) -> str:
-    line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
-    return line if len(line) <= 60 else line[:57] + "..."
-
-
-def run_master(path: Path, nb: NotebookNode, timeout: float) -> NotebookNode:
-    """The master notebook executed top to bottom (a copy, otter's own lines removed), or one line
-    naming the notebook and the cell that failed. Instructor code: no sandbox."""
-    from jupyter_client.kernelspec import NoSuchKernel
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    master = copy.deepcopy(nb)
-    for cell in master.cells:
-        if cell.cell_type == "code":
-            cell.source = "\n".join(line for line in cell.source.splitlines() if not OTTER_LINES.match(line))
-            cell.outputs, cell.execution_count = [], None
-    client = NotebookClient(master, timeout=timeout, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(path.parent)}})
-    hint = "fix the master notebook, or import with --no-run"
-    index, cell = -1, None
-    try:
-        with client.setup_kernel(stderr=subprocess.DEVNULL):  # the kernel's own log lines are noise here
-            for index, cell in enumerate(master.cells):
-                client.execute_cell(cell, index)
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
-        if cell is None:
-            raise ImportError_(f"{path}: the python3 kernel for running the master notebook died ({exc}); {hint}") \
-                from None
-        where = f"cell {index + 1} ({_first_line(cell)!r})"
-        if isinstance(exc, CellExecutionError):
-            why = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")
-        elif isinstance(exc, CellTimeoutError):
-            why = f"it did not finish within {timeout:g} s (raise --timeout)"
-        else:
-            why = "the kernel died"
-        why = " ".join(why.split())
-        raise ImportError_(f"{path}: running the master notebook failed in {where}: {why}; {hint}") from None
-    except NoSuchKernel:
-        raise ImportError_(f"{path}: no 'python3' Jupyter kernel to run the master notebook with; "
-                           "install ipykernel, or import with --no-run") from None
-    except RuntimeError as exc:  # the kernel did not start
-        raise ImportError_(f"{path}: could not start a python3 kernel to run the master notebook ({exc}); "
-                           f"{hint}") from None
-    return master
 
 
 def read(path: Path, *, run: bool = True, timeout: float = DEFAULT_TIMEOUT,
