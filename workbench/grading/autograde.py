@@ -2,9 +2,10 @@
 warm workers, committing each result as soon as it is known.
 
 Why this shape: a class re-run after a crash or Ctrl-C must neither lose nor repeat work, so every
-submission is stored and registered (hash row) before grading starts, and each one's grades are
-written in their own transaction; what was graded against the same source is skipped next time.
-The heavy imports are paid once per worker (``warm.py``), not once per submission.
+submission is stored and registered (hash row) before grading starts, and grades are committed as
+they come (whatever the workers have finished, in one transaction); what was graded against the
+same source is skipped next time. The heavy imports are paid once per class (``warm.py``: the first
+worker imports, the others are cloned from it), not once per submission.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def stored_pending(store: Store, course: str, lab: str, source_sha: str,
 
 class _Pool:
     """The warm workers, each on its own thread taking submissions from a queue, plus one writer
-    thread that commits each result (one transaction each) while the workers go on grading.
+    thread that commits what they finished (one transaction per batch) while the workers go on grading.
 
     Workers start as soon as the pool exists, so ``autograde`` overlaps their imports (seconds with
     torch) with storing and registering the class. Only worker 0 pays the imports; the others are
@@ -139,10 +140,11 @@ class _Pool:
     and closes them at the end, clones before the worker they came from."""
 
     def __init__(self, start_worker: Callable[[int, threading.Event], WarmWorker | None], count: int,
-                 grade_one: Callable[[int, Path, WarmWorker | None], Callable[[], None]]) -> None:
-        self.start_worker, self.grade_one = start_worker, grade_one
+                 grade_one: Callable[[int, Path, WarmWorker | None], gradebook.Outcome],
+                 commit: Callable[[list[gradebook.Outcome]], None]) -> None:
+        self.start_worker, self.grade_one, self.commit = start_worker, grade_one, commit
         self.jobs: queue.Queue[tuple[int, Path] | None] = queue.Queue()
-        self.results: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self.results: queue.Queue[gradebook.Outcome | None] = queue.Queue()
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.count = count
@@ -204,12 +206,21 @@ class _Pool:
             self.release.wait()
 
     def _write(self) -> None:
-        while True:
-            commit = self.results.get()
-            if commit is None:
-                return
+        """Commit what the workers finished, in batches: whatever is queued when the writer gets to it."""
+        done = False
+        while not done:
+            batch = [self.results.get()]
+            while batch[-1] is not None:
+                try:
+                    batch.append(self.results.get_nowait())
+                except queue.Empty:
+                    break
+            done = batch[-1] is None
+            outcomes = [o for o in batch if o is not None]
+            if not outcomes:
+                continue
             try:
-                commit()
+                self.commit(outcomes)
             except BaseException as exc:
                 self.errors.append(exc)
                 self.stop.set()
@@ -295,42 +306,35 @@ class _Grading:
 
     def pool(self, count: int) -> _Pool:
         sweep_stale()
-        return _Pool(self.start_worker, count, self.grade_one)
+        return _Pool(self.start_worker, count, self.grade_one, self.commit)
 
     def start_worker(self, index: int, cancel: threading.Event | None = None) -> WarmWorker | None:
         if self.cold:
             return None
         return WarmWorker(index, self.limits, self.preload, data_dir=self.data_dir, cancel=cancel)
 
-    def grade_one(self, sub_id: int, path: Path, worker: WarmWorker | None) -> Callable[[], None]:
-        """Grade on the worker's thread; return the commit, which the pool's writer thread runs."""
+    def grade_one(self, sub_id: int, path: Path, worker: WarmWorker | None) -> gradebook.Outcome:
+        """Grade on the worker's thread; the pool's writer thread commits the outcome."""
         try:
             plan = make_plan(self.source_nb, read_notebook(path, "submission"), self.source)
             spec = SandboxSpec(limits=self.limits, files={path.name: path.read_bytes()}, data_dir=self.data_dir,
                                preload=self.preload, unsafe_no_sandbox=self.unsafe,
                                launcher=worker.launcher if worker is not None else None)
-            result = grade_plan(plan, spec)
+            return gradebook.Outcome(sub_id, result=grade_plan(plan, spec))
         except GradingInputError as exc:
-            message = exc.message
+            return gradebook.Outcome(sub_id, failure=exc.message)
 
-            def failed() -> None:
-                gradebook.record_failure(self.store, sub_id, message)
-                with self.lock:
+    def commit(self, outcomes: list[gradebook.Outcome]) -> None:
+        gradebook.record(self.store, outcomes, self.source_sha, self.policy)
+        with self.lock:
+            for outcome in outcomes:
+                if outcome.result is None:
                     self.summary.failed += 1
-                    self.summary.problems.append(message)
-                self._tick()
-            return failed
-
-        def graded() -> None:
-            gradebook.record_result(self.store, sub_id, result, self.source_sha, self.policy)
-            with self.lock:
-                self.summary.graded += 1
-            self._tick()
-        return graded
-
-    def _tick(self) -> None:
+                    self.summary.problems.append(outcome.failure)
+                else:
+                    self.summary.graded += 1
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(len(outcomes))
 
     def run(self, pool: _Pool | None, pending: list[tuple[int, Path]], progress: bool) -> Summary:
         if pool is None:

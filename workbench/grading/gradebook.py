@@ -121,26 +121,54 @@ def add_submission(store: Store, course: str, lab: str, student: str, path: Path
     return store.write(work)
 
 
-def record_result(store: Store, submission_id: int, result: Any, source_sha: str, policy: LatePolicy) -> None:
-    """Write one GradeResult (tasks, score, penalty, outputs) and mark the submission graded."""
+@dataclass
+class Outcome:
+    """One graded submission on its way to the gradebook: its result, or why it could not be graded."""
+
+    submission_id: int
+    result: Any = None
+    failure: str = ""
+
+
+def record(store: Store, outcomes: list[Outcome], source_sha: str, policy: LatePolicy) -> None:
+    """Write a batch of outcomes in one transaction: each result's tasks, score, penalty and
+    outputs (the submission then counts as graded against ``source_sha``), or the failure message.
+    Why batches: autograde's writer drains whatever the workers finished into one commit, so the
+    gradebook costs a few transactions per class instead of one per submission, and its Python
+    work stops competing with the workers for the GIL."""
 
     def work(session: Session) -> None:
-        row = session.get(g.Submission, submission_id, options=[selectinload(g.Submission.tasks)])
-        if row is None:
-            raise NotFoundError(f"submission {submission_id} was deleted while it was graded")
-        due = lab_row(session, row.course_id, row.lab_id).due
-        row.late_s, row.penalty = policy.penalty(row.submitted, due)
-        row.tasks.clear()
-        session.flush()
-        for position, task in enumerate(result.tasks):
-            row.tasks.append(g.TaskGrade(task_id=task.id, position=position, auto_points=task.points,
-                                         max_points=task.max_points, status=task.status, message=task.message))
-        row.auto_score, row.max_score = result.score, result.max_score
-        row.needs_manual = int(result.needs_manual)
-        row.outputs = [_trim(o) for o in result.outputs]
-        row.source_sha256, row.status, row.message, row.graded = source_sha, "graded", "", m.utcnow()
+        ids = [o.submission_id for o in outcomes]
+        rows = {row.id: row for row in session.scalars(
+            select(g.Submission).where(g.Submission.id.in_(ids)).options(selectinload(g.Submission.tasks)))}
+        dues: dict[tuple[str, str], datetime | None] = {}
+        for outcome in outcomes:
+            row = rows.get(outcome.submission_id)
+            if row is None:
+                raise NotFoundError(f"submission {outcome.submission_id} was deleted while it was graded")
+            if outcome.result is None:
+                row.status, row.message, row.graded = "failed", outcome.failure[:2000], m.utcnow()
+                continue
+            key = (row.course_id, row.lab_id)
+            if key not in dues:
+                dues[key] = lab_row(session, *key).due
+            _apply(session, row, outcome.result, source_sha, policy, dues[key])
 
     store.write(work)
+
+
+def _apply(session: Session, row: g.Submission, result: Any, source_sha: str, policy: LatePolicy,
+           due: datetime | None) -> None:
+    row.late_s, row.penalty = policy.penalty(row.submitted, due)
+    row.tasks.clear()
+    session.flush()  # a re-grade's old task rows go before the new ones (unique per submission and task)
+    for position, task in enumerate(result.tasks):
+        row.tasks.append(g.TaskGrade(task_id=task.id, position=position, auto_points=task.points,
+                                     max_points=task.max_points, status=task.status, message=task.message))
+    row.auto_score, row.max_score = result.score, result.max_score
+    row.needs_manual = int(result.needs_manual)
+    row.outputs = [_trim(o) for o in result.outputs]
+    row.source_sha256, row.status, row.message, row.graded = source_sha, "graded", "", m.utcnow()
 
 
 def _trim(output: dict[str, Any], keep: int = OUTPUT_KEEP) -> dict[str, Any]:
@@ -152,15 +180,6 @@ def _trim(output: dict[str, Any], keep: int = OUTPUT_KEEP) -> dict[str, Any]:
             trimmed[key] = text[:keep] + f"\n[{len(text) - keep} more characters not kept]"
     trimmed["display"] = [{k: v[:keep] for k, v in item.items()} for item in trimmed.get("display", [])[:5]]
     return trimmed
-
-
-def record_failure(store: Store, submission_id: int, message: str) -> None:
-    def work(session: Session) -> None:
-        row = session.get(g.Submission, submission_id)
-        if row is not None:
-            row.status, row.message, row.graded = "failed", message[:2000], m.utcnow()
-
-    store.write(work)
 
 
 def set_points(store: Store, course: str, lab: str, student: str, task: str, points: float, comment: str,
