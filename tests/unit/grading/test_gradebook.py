@@ -58,10 +58,10 @@ def test_submission_rows_penalty_and_adjustments(db_url: str, tmp_path: Path) ->
     assert path.read_bytes() == b'{"cells": []}' and not list(path.parent.glob(".incoming-*"))
     sid, todo = gradebook.add_submission(store, "c1", "l1", "ann", path, sha, DUE + timedelta(hours=2), "src1")
     assert todo
-    gradebook.record_result(store, sid, result(), "src1", LatePolicy())
+    gradebook.record(store, [gradebook.Outcome(sid, result=result())], "src1", LatePolicy())
     assert gradebook.add_submission(store, "c1", "l1", "ann", path, sha, DUE, "src1") == (sid, False)
     assert gradebook.add_submission(store, "c1", "l1", "ann", path, sha, DUE, "src2") == (sid, True)  # new tests
-    gradebook.record_result(store, sid, result(), "src2", LatePolicy())
+    gradebook.record(store, [gradebook.Outcome(sid, result=result())], "src2", LatePolicy())
     sub = gradebook.submission(store, sid)
     assert (sub["raw_score"], sub["penalty"], sub["score"], sub["needs_manual"]) == (2.0, 0.1, 1.8, True)
     gradebook.set_points(store, "c1", "l1", "ann", "essay", 0.5, "ok", "prof")
