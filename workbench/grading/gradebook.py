@@ -144,11 +144,12 @@ def record(store: Store, outcomes: list[Outcome], source_sha: str, policy: LateP
         dues: dict[tuple[str, str], datetime | None] = {}
         for outcome in outcomes:
             row = rows.get(outcome.submission_id)
+            if outcome.result is None:  # a failure of a submission deleted meanwhile has nothing to mark
+                if row is not None:
+                    row.status, row.message, row.graded = "failed", outcome.failure[:2000], m.utcnow()
+                continue
             if row is None:
                 raise NotFoundError(f"submission {outcome.submission_id} was deleted while it was graded")
-            if outcome.result is None:
-                row.status, row.message, row.graded = "failed", outcome.failure[:2000], m.utcnow()
-                continue
             key = (row.course_id, row.lab_id)
             if key not in dues:
                 dues[key] = lab_row(session, *key).due
