@@ -159,6 +159,12 @@ def test_class_autograde_idempotent_and_equal_to_grade(course: Path, klass: Path
     unknown.write_text("login,mail\ns00,x@y\n")
     bad = cli("grades", "roster", "--course", "ai101", "--csv", str(unknown), check=False)
     assert bad.returncode == 2 and "needs a header row with a 'name' column" in bad.stderr
+    no_login = tmp_path / "canvas-no-login.csv"
+    no_login.write_text('Student,ID,SIS User ID,SIS Login ID,Section\n"Roe, Bo",4712,SIS-9,,B\n')
+    bad = cli("grades", "roster", "--course", "ai101", "--csv", str(no_login), check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "line 2: 'Roe, Bo' has no SIS Login ID" in bad.stderr and "enable 'SIS Login ID'" in bad.stderr
+    assert list(csv.reader(io.StringIO(exported("canvas")))) == canvas  # nothing stored changed
     moodle = list(csv.reader(io.StringIO(exported("moodle"))))
     assert moodle[0][:3] == ["Username", "Email address", "lab1"] and ["s00", "s00@uni.edu", "8", ""] in moodle
     bad = cli("grades", "set", "--course", "ai101", "--lab", "lab1", "--student", "s00", "--task", "essay",

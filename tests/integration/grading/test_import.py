@@ -91,6 +91,10 @@ def test_import_refuses_what_it_cannot_convert(tmp_path: Path, capsys: pytest.Ca
     assert "bad.ipynb" in err and "Traceback" not in err and not (tmp_path / "x").exists()
     assert main(["import", "nbgrader", str(tmp_path / "missing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+    assert main(["import", "otter", str(FIXTURES / "otter_hw01.ipynb"), "--out", str(tmp_path / "y"),
+                 "--timeout", "0"]) == 2
+    assert "--timeout must be a number of seconds above 0, not 0" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
 
 
 # The two fixtures below are hand-written in Otter Assign's v1 notebook format, following otter-grader's
