@@ -15,6 +15,7 @@ import hashlib
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -34,6 +35,8 @@ from workbench.grading.sandbox import (
 )
 from workbench.grading.warm import WarmWorker, WorkerError, preload_for
 from workbench.store import Store
+
+COMMIT_EVERY = 0.25  # seconds: how long finished grades may wait to be committed together
 
 
 class AutogradeError(WorkbenchError):
@@ -105,15 +108,18 @@ def source_digest(source: Path) -> str:
 
 def register_found(store: Store, course: str, lab: str, found: list[Found], storage: Path, source_sha: str,
                    force: bool = False) -> tuple[list[tuple[int, Path]], int]:
-    """Store every found file (temp + rename) with its hash row; return (pending, skipped count)."""
-    pending: list[tuple[int, Path]] = []
-    skipped = 0
+    """Store every found file (temp + rename), then register them all in one transaction; return
+    (pending, skipped count)."""
+    incoming = []
     for item in found:
         path, sha = gradebook.store_file(item.path.read_bytes(), storage, course, lab, item.student)
-        sub_id, todo = gradebook.add_submission(store, course, lab, item.student, path, sha, item.submitted,
-                                                source_sha)
+        incoming.append(gradebook.Incoming(item.student, path, sha, item.submitted))
+    pending: list[tuple[int, Path]] = []
+    skipped = 0
+    for stored, (sub_id, todo) in zip(incoming, gradebook.add_submissions(store, course, lab, incoming, source_sha),
+                                      strict=True):
         if todo or force:
-            pending.append((sub_id, path))
+            pending.append((sub_id, stored.path))
         else:
             skipped += 1
     return pending, skipped
@@ -206,13 +212,15 @@ class _Pool:
             self.release.wait()
 
     def _write(self) -> None:
-        """Commit what the workers finished, in batches: whatever is queued when the writer gets to it."""
+        """Commit what the workers finished, in batches: what arrives within ``COMMIT_EVERY`` of the
+        first result of a batch (so a crash re-grades at most that much work)."""
         done = False
         while not done:
             batch = [self.results.get()]
-            while batch[-1] is not None:
+            until = time.monotonic() + COMMIT_EVERY
+            while batch[-1] is not None and (left := until - time.monotonic()) > 0:
                 try:
-                    batch.append(self.results.get_nowait())
+                    batch.append(self.results.get(timeout=left))
                 except queue.Empty:
                     break
             done = batch[-1] is None

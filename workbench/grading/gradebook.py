@@ -1,5 +1,5 @@
 """The gradebook: store submissions (temp file + rename, then a hash row), record grading results
-one transaction per submission, apply manual adjustments and late penalties, and tabulate.
+(a batch per transaction), apply manual adjustments and late penalties, and tabulate.
 
 A submission is identified by (student, lab, SHA-256 of its bytes): storing the same bytes twice
 is a no-op, and a submission counts as graded only when its row says so *and* it was graded
@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from workbench.curriculum.catalog import lab_row
@@ -98,25 +98,51 @@ def _student(session: Session, course: str, name: str) -> g.Student:
     return row
 
 
-def add_submission(store: Store, course: str, lab: str, student: str, path: Path, sha: str,
-                   submitted: datetime, source_sha: str) -> tuple[int, bool]:
-    """Register a stored file; return (submission id, whether it still needs grading)."""
+@dataclass(frozen=True)
+class Incoming:
+    """A stored submission file (``store_file``) waiting for its hash row."""
 
-    def work(session: Session) -> tuple[int, bool]:
+    student: str
+    path: Path
+    sha256: str
+    submitted: datetime
+
+
+def add_submissions(store: Store, course: str, lab: str, incoming: list[Incoming],
+                    source_sha: str) -> list[tuple[int, bool]]:
+    """Register stored files in one transaction; for each, (submission id, whether it still needs
+    grading). Why one transaction: a class of hundreds costs a few queries, not hundreds of commits,
+    and a crash leaves either all of them registered or none (their files are kept either way)."""
+
+    def work(session: Session) -> list[tuple[int, bool]]:
         lab_row(session, course, lab)
-        who = _student(session, course, student)
-        row = session.scalar(select(g.Submission).where(
-            g.Submission.student_id == who.id, g.Submission.lab_id == lab, g.Submission.sha256 == sha))
-        if row is None:
-            row = g.Submission(course_id=course, lab_id=lab, student_id=who.id, submitted=submitted, sha256=sha,
-                               path=str(path), status="queued", source_sha256="", auto_score=0.0, max_score=0.0,
-                               late_s=0.0, penalty=0.0, needs_manual=0, message="", outputs=[])
-            session.add(row)
-            session.flush()
-        pending = not (row.status == "graded" and row.source_sha256 == source_sha)
-        if pending:
-            row.status = "queued"
-        return row.id, pending
+        students = {s.name: s for s in session.scalars(select(g.Student).where(g.Student.course_id == course))}
+        new = [g.Student(course_id=course, name=name, email="", sis_id="", section="", lms_id="")
+               for name in dict.fromkeys(i.student for i in incoming) if name not in students]
+        session.add_all(new)
+        session.flush()
+        students.update((s.name, s) for s in new)
+        known = {(row.student_id, row.sha256): row for row in session.scalars(
+            select(g.Submission).where(g.Submission.course_id == course, g.Submission.lab_id == lab))}
+        rows = []
+        for item in incoming:
+            who = students[item.student]
+            row = known.get((who.id, item.sha256))
+            if row is None:
+                row = known[(who.id, item.sha256)] = g.Submission(
+                    course_id=course, lab_id=lab, student_id=who.id, submitted=item.submitted, sha256=item.sha256,
+                    path=str(item.path), status="queued", source_sha256="", auto_score=0.0, max_score=0.0,
+                    late_s=0.0, penalty=0.0, needs_manual=0, message="", outputs=[])
+                session.add(row)
+            rows.append(row)
+        session.flush()
+        result = []
+        for row in rows:
+            pending = not (row.status == "graded" and row.source_sha256 == source_sha)
+            if pending:
+                row.status = "queued"
+            result.append((row.id, pending))
+        return result
 
     return store.write(work)
 
@@ -133,43 +159,50 @@ class Outcome:
 def record(store: Store, outcomes: list[Outcome], source_sha: str, policy: LatePolicy) -> None:
     """Write a batch of outcomes in one transaction: each result's tasks, score, penalty and
     outputs (the submission then counts as graded against ``source_sha``), or the failure message.
-    Why batches: autograde's writer drains whatever the workers finished into one commit, so the
-    gradebook costs a few transactions per class instead of one per submission, and its Python
-    work stops competing with the workers for the GIL."""
+    Why batches of bulk statements: autograde's writer drains whatever the workers finished into
+    one commit of a few executemany statements, so the gradebook's Python work stays small next to
+    the workers it shares the cores with."""
 
     def work(session: Session) -> None:
         ids = [o.submission_id for o in outcomes]
-        rows = {row.id: row for row in session.scalars(
-            select(g.Submission).where(g.Submission.id.in_(ids)).options(selectinload(g.Submission.tasks)))}
+        rows = {row.id: row for row in session.execute(
+            select(g.Submission.id, g.Submission.course_id, g.Submission.lab_id, g.Submission.submitted)
+            .where(g.Submission.id.in_(ids)))}
+        now = m.utcnow()
         dues: dict[tuple[str, str], datetime | None] = {}
+        graded: list[dict[str, Any]] = []
+        tasks: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
         for outcome in outcomes:
             row = rows.get(outcome.submission_id)
             if outcome.result is None:  # a failure of a submission deleted meanwhile has nothing to mark
                 if row is not None:
-                    row.status, row.message, row.graded = "failed", outcome.failure[:2000], m.utcnow()
+                    failed.append({"id": row.id, "status": "failed", "message": outcome.failure[:2000],
+                                   "graded": now})
                 continue
             if row is None:
                 raise NotFoundError(f"submission {outcome.submission_id} was deleted while it was graded")
             key = (row.course_id, row.lab_id)
             if key not in dues:
                 dues[key] = lab_row(session, *key).due
-            _apply(session, row, outcome.result, source_sha, policy, dues[key])
+            result = outcome.result
+            late_s, penalty = policy.penalty(row.submitted, dues[key])
+            graded.append({"id": row.id, "late_s": late_s, "penalty": penalty, "auto_score": result.score,
+                           "max_score": result.max_score, "needs_manual": int(result.needs_manual),
+                           "outputs": [_trim(o) for o in result.outputs], "source_sha256": source_sha,
+                           "status": "graded", "message": "", "graded": now})
+            tasks += [{"submission_id": row.id, "task_id": task.id, "position": position,
+                       "auto_points": task.points, "max_points": task.max_points, "status": task.status,
+                       "message": task.message} for position, task in enumerate(result.tasks)]
+        if graded:  # a re-grade's old task rows go first (unique per submission and task)
+            session.execute(delete(g.TaskGrade).where(g.TaskGrade.submission_id.in_([r["id"] for r in graded])))
+            session.execute(update(g.Submission), graded)
+        if tasks:
+            session.execute(insert(g.TaskGrade), tasks)
+        if failed:
+            session.execute(update(g.Submission), failed)
 
     store.write(work)
-
-
-def _apply(session: Session, row: g.Submission, result: Any, source_sha: str, policy: LatePolicy,
-           due: datetime | None) -> None:
-    row.late_s, row.penalty = policy.penalty(row.submitted, due)
-    row.tasks.clear()
-    session.flush()  # a re-grade's old task rows go before the new ones (unique per submission and task)
-    for position, task in enumerate(result.tasks):
-        row.tasks.append(g.TaskGrade(task_id=task.id, position=position, auto_points=task.points,
-                                     max_points=task.max_points, status=task.status, message=task.message))
-    row.auto_score, row.max_score = result.score, result.max_score
-    row.needs_manual = int(result.needs_manual)
-    row.outputs = [_trim(o) for o in result.outputs]
-    row.source_sha256, row.status, row.message, row.graded = source_sha, "graded", "", m.utcnow()
 
 
 def _trim(output: dict[str, Any], keep: int = OUTPUT_KEEP) -> dict[str, Any]:

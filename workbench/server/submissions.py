@@ -94,8 +94,9 @@ class SubmissionsHandler(GradingHandler):
         data = nbformat.writes(model["content"]).encode()
         stored, sha = gradebook.store_file(data, Path(self.workbench.data_dir), course, lab,
                                            gradebook.check_name(self.username, "user"))
-        sub_id, todo = gradebook.add_submission(self.store, course, lab, self.username, stored, sha,
-                                                utcnow(), autograde.source_digest(source))
+        [(sub_id, todo)] = gradebook.add_submissions(
+            self.store, course, lab, [gradebook.Incoming(self.username, stored, sha, utcnow())],
+            autograde.source_digest(source))
         if todo:
             self.queue(course, lab, [(sub_id, stored)])
         self.send(gradebook.submission(self.store, sub_id, outputs=False), status=202 if todo else 200)

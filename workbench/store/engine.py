@@ -14,18 +14,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from workbench.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,6 +33,8 @@ WRITE_ATTEMPTS = 8
 
 
 def _alembic_config(url: str) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -41,8 +42,11 @@ def _alembic_config(url: str) -> AlembicConfig:
 
 
 @lru_cache(maxsize=1)
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+def head_revision() -> str:
+    """The newest migration. Revision ids are the migration files' names (``NNNN_what``), numbered
+    in order (a unit test holds Alembic's own graph to that), so checking that a store is current
+    reads a folder instead of importing Alembic: every command opens the store, few migrate it."""
+    return max(path.stem for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -93,14 +97,19 @@ class Store:
         return make_url(self.url).render_as_string(hide_password=True)
 
     def current_revision(self) -> str | None:
+        """The revision Alembic recorded in the store (None for an empty store)."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.scalar(text("SELECT version_num FROM alembic_version"))
 
     def upgrade(self) -> None:
         """Apply every pending migration; a no-op when the store is at head."""
         try:
             if self.current_revision() == head_revision():
                 return
+            from alembic import command
+
             with self.engine.begin() as conn:
                 cfg = _alembic_config(self.url)
                 cfg.attributes["connection"] = conn

@@ -2,7 +2,7 @@
 
 A submission row is written *after* its file was renamed into place, with the file's SHA-256, so
 the store never names a half-written file; grading fills ``task_grades`` and flips the status in
-one transaction per submission, which is what makes ``workbench autograde`` resumable. A manual
+the same transaction, which is what makes ``workbench autograde`` resumable. A manual
 adjustment is an append-only row (who, when, why); the newest one for a task overrides its
 automatic points, and earlier ones remain as the audit trail.
 """

@@ -14,7 +14,7 @@ from workbench.curriculum.model import Course, Lab
 from workbench.errors import NotFoundError
 from workbench.grading import gradebook
 from workbench.grading.grade import GradeResult, TaskResult
-from workbench.grading.gradebook import GradebookError, LatePolicy
+from workbench.grading.gradebook import GradebookError, Incoming, LatePolicy
 from workbench.store import open_store
 from workbench.store.models import Base
 
@@ -56,11 +56,13 @@ def test_submission_rows_penalty_and_adjustments(db_url: str, tmp_path: Path) ->
     catalog.register(store, Course("c1", "C", tmp_path, (Lab("l1", "L", tmp_path / "s.ipynb", 3.0, due=DUE),)))
     path, sha = gradebook.store_file(b'{"cells": []}', tmp_path / "data", "c1", "l1", "ann")
     assert path.read_bytes() == b'{"cells": []}' and not list(path.parent.glob(".incoming-*"))
-    sid, todo = gradebook.add_submission(store, "c1", "l1", "ann", path, sha, DUE + timedelta(hours=2), "src1")
+    [(sid, todo)] = gradebook.add_submissions(store, "c1", "l1", [Incoming("ann", path, sha, DUE + timedelta(hours=2))],
+                                              "src1")
     assert todo
     gradebook.record(store, [gradebook.Outcome(sid, result=result())], "src1", LatePolicy())
-    assert gradebook.add_submission(store, "c1", "l1", "ann", path, sha, DUE, "src1") == (sid, False)
-    assert gradebook.add_submission(store, "c1", "l1", "ann", path, sha, DUE, "src2") == (sid, True)  # new tests
+    again = [Incoming("ann", path, sha, DUE)]
+    assert gradebook.add_submissions(store, "c1", "l1", again, "src1") == [(sid, False)]
+    assert gradebook.add_submissions(store, "c1", "l1", again, "src2") == [(sid, True)]  # new tests
     gradebook.record(store, [gradebook.Outcome(sid, result=result())], "src2", LatePolicy())
     sub = gradebook.submission(store, sid)
     assert (sub["raw_score"], sub["penalty"], sub["score"], sub["needs_manual"]) == (2.0, 0.1, 1.8, True)
