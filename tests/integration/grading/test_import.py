@@ -190,3 +190,49 @@ def test_otter_master_that_fails_is_refused_naming_the_cell(
     assert main(["import", "otter", str(bad), "--out", str(tmp_path / "x"), "--timeout", "2"]) == 2
     err = capfd.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "cell 5 ('import time')" in err and "within 2 s" in err, err
+
+
+def test_otter_in_code_prompt_ignored_cells_and_printed_test(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "hw"
+    assert main(["import", "otter", str(FIXTURES / "otter_in_code.ipynb"), "--out", str(out)]) == 0
+    assert "otter_in_code (3 points)" in capsys.readouterr().out
+    source = out / "labs" / "otter_in_code" / "otter_in_code.ipynb"
+    assert main(["release", str(source), "--out", str(tmp_path / "released")]) == 0
+    capsys.readouterr()
+    released_path = tmp_path / "released" / "otter_in_code.ipynb"
+    released = nbformat.read(released_path, as_version=4)
+    # exactly what otter's notebook_format.rst says students are shown for this solution cell
+    assert _answer(released, "q1").source == (
+        "pi = 3.14\nif True:\n    ...\n    print('A circle with radius', radius, 'has area', area)\n\n"
+        "def circumference(r):\n    # Next, define a circumference function.\n    pass")
+    solution = _answer(nbformat.read(source, as_version=4), "q1").source
+    assert "return 2 * pi * r" in solution
+    assert "BEGIN PROMPT" not in solution and "define a circumference" not in solution
+    for text in (source.read_text(), nbformat.writes(released)):  # ignored cells and lines: in neither
+        assert "course staff" not in text and "only in the master" not in text
+        assert "master check" not in text and "area > 29" not in text and "IGNORE" not in text
+
+    def grade(answer: str) -> dict[str, tuple[str, float]]:
+        _answer(released, "q1").source = answer
+        nbformat.write(released, released_path)
+        return _grade_json(released_path, source, capsys)
+
+    assert grade(_answer(released, "q1").source) == {
+        "q1_test1": ("error", 0.0), "q1_test2": ("error", 0.0), "q1_test3": ("error", 0.0)}
+    assert grade("pi = 3.14\n\ndef circumference(r):\n    return 2 * pi * r") == {
+        "q1_test1": ("passed", 1.0), "q1_test2": ("passed", 1.0), "q1_test3": ("passed", 1.0)}
+    # prints 3.14 where the master printed 6.28: the printed test fails too, it does not just run
+    assert grade("pi = 3.14\n\ndef circumference(r):\n    return pi * r") == {
+        "q1_test1": ("failed", 0.0), "q1_test2": ("failed", 0.0), "q1_test3": ("failed", 0.0)}
+
+
+def test_otter_unbalanced_ignore_block_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nb = nbformat.read(FIXTURES / "otter_in_code.ipynb", as_version=4)
+    nb.cells[8].source = nb.cells[8].source.replace("# END IGNORE\n", "")
+    bad = tmp_path / "unclosed.ipynb"
+    nbformat.write(nb, bad)
+    assert main(["import", "otter", str(bad), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "unclosed.ipynb" in err and "'# BEGIN IGNORE' is never closed" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()

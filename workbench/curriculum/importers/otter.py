@@ -25,14 +25,20 @@ Mapping, and why:
   of its type, so release shows exactly the prompt. A prompted code answer is one solution region,
   otter's in-code markers dropped, since the prompt stands in for the whole cell. A prompt without
   a solution is kept as it is, or, for a manual question with no other answer, becomes its graded
-  answer (source and stub both the prompt);
+  answer (source and stub both the prompt). A solution cell with an in-code prompt (a
+  triple-quoted string from a line ending ``# BEGIN PROMPT`` to one ending ``# END PROMPT``)
+  gets otter's own student version of the cell as its stub (the prompt's lines in place, otter's
+  ``...`` for the rest of the solution), and loses the prompt string from its solution code;
+- what otter leaves out of both its outputs is left out here too: cells whose first line is
+  ``# IGNORE``, lines ending in ``# IGNORE`` and ``# BEGIN IGNORE`` ... ``# END IGNORE`` blocks;
 - each test case becomes its own graded cell (``<name>_test<i>``), so otter's per-test points and
   partial credit survive; a hidden case's code sits between our hidden-test markers;
-- otter judges a test whose last statement is an expression by its output, compared with the
-  master's. The converted cell asserts that the last expression's ``repr`` equals that output; where
-  the saved master has none, ``read`` runs the master (``otter_master``) and uses its outputs, and a
-  cell that ran without ``execute_result`` produced ``None``. With ``run=False`` (``--no-run``) such
-  a test only checks that it runs without error, and the caller is warned with the tests' names.
+- otter judges a test that prints or ends in an expression by what it shows (doctest-style: the
+  printed text, then the value's display), compared with the master's. The converted cell captures
+  its own printed text and asserts that it, followed by the last expression's ``repr``, equals that
+  output; where the saved master has none, ``read`` runs the master (``otter_master``) and uses its
+  outputs, and a cell that ran without output showed nothing. With ``run=False`` (``--no-run``)
+  such a test only checks that it runs without error, and the caller is warned with the tests' names.
 """
 
 from __future__ import annotations
@@ -54,6 +60,10 @@ from workbench.curriculum.importers.otter_master import DEFAULT_TIMEOUT, OTTER_L
 TEST_CONFIG = re.compile(r'^\s*("""|\'\'\')\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)\n\s*\1\s*#\s*END TEST CONFIG\s*\n?',
                          re.DOTALL)
 SOLUTION_MARKDOWN = re.compile(r"^\s*(\*\*|<strong>)solution:?(\*\*|</strong>)", re.I | re.M)
+IGNORE_CELL = re.compile(r"\A\s*#\s*IGNORE\s*(\n|\Z)", re.I)
+BEGIN_SOLUTION = re.compile(r"(\s*)#\s*BEGIN SOLUTION( NO PROMPT)?\s*$")
+SOLUTION_ASSIGNMENT = re.compile(r"(\s*(?:[\w.]+(?:\[[^\]]*\])*(?:,\s*)?)+\s*=)[^=].*?#\s?SOLUTION\s*$")
+SOLUTION_LINE = re.compile(r"(\s*).*?#\s?SOLUTION\s*$")
 
 
 def _marker(cell: NotebookNode) -> tuple[str, dict[str, Any]] | None:
@@ -99,6 +109,72 @@ def _solution(source: str) -> str:
     return "\n".join(out)
 
 
+def _without_ignored(source: str) -> str:
+    """``source`` less otter's ignored lines (``# IGNORE`` at the end, ``# BEGIN/END IGNORE`` blocks)."""
+    out: list[str] = []
+    block = False
+    for line in source.splitlines():
+        if re.match(r"\s*#\s*BEGIN\s*IGNORE\s*$", line, re.I):
+            if block:
+                raise ImportError_("'# BEGIN IGNORE' inside another ignore block; close it with '# END IGNORE'")
+            block = True
+        elif re.match(r"\s*#\s*END\s*IGNORE\s*$", line, re.I):
+            if not block:
+                raise ImportError_("'# END IGNORE' without a '# BEGIN IGNORE' before it")
+            block = False
+        elif not block and not re.search(r"#\s*IGNORE\s*$", line, re.I):
+            out.append(line)
+    if block:
+        raise ImportError_("'# BEGIN IGNORE' is never closed; add '# END IGNORE'")
+    return "\n".join(out)
+
+
+def _prompt_span(lines: list[str]) -> tuple[int, int] | None:
+    """(first, last) line of the first in-code prompt string, or None."""
+    begin = next((i for i, line in enumerate(lines) if re.search(r"#\s*BEGIN PROMPT\s*$", line)), None)
+    if begin is None:
+        return None
+    end = next((i for i in range(begin + 1, len(lines)) if re.search(r"#\s*END PROMPT\s*$", lines[i])), None)
+    if end is None:
+        raise ImportError_("an in-code '\"\"\" # BEGIN PROMPT' string is never closed; end it with "
+                           "'\"\"\" # END PROMPT'")
+    return begin, end
+
+
+def _without_prompts(source: str) -> str:
+    """The solution code of a cell with in-code prompts: the prompt strings removed."""
+    lines = source.splitlines()
+    while (span := _prompt_span(lines)) is not None:
+        del lines[span[0]: span[1] + 1]
+    return "\n".join(lines)
+
+
+def _student_view(source: str) -> str:
+    """What otter shows students for a solution cell (its documented solution-removal rules): prompt
+    strings unwrapped, ``# BEGIN SOLUTION`` blocks and ``x = 1  # SOLUTION`` values as ``...``, and
+    ``NO PROMPT`` / ``# SEED`` lines gone."""
+    out: list[str] = []
+    block = False
+    for line in source.splitlines():
+        end = line.rstrip()
+        if end.endswith(("# SOLUTION NO PROMPT", "# SEED")) or re.search(r"#\s*(BEGIN|END) PROMPT$", end) \
+                or OTTER_LINES.match(line):
+            continue
+        if block:
+            block = not re.search(r"#\s*END SOLUTION$", end)
+            continue
+        if match := BEGIN_SOLUTION.match(line):
+            block = True
+            out += [] if match.group(2) else [match.group(1) + "..."]
+        elif match := SOLUTION_ASSIGNMENT.match(line):
+            out.append(match.group(1) + " ...")
+        elif match := SOLUTION_LINE.match(line):
+            out.append(match.group(1) + "...")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def _one_region(source: str) -> str:
     """A prompted code answer as a single solution region (otter's in-code markers dropped), so the
     prompt, its student stub, stands in for the whole cell and is shown exactly once."""
@@ -107,12 +183,21 @@ def _one_region(source: str) -> str:
     return f"{cells.SOLUTION_BEGIN}\n{code}\n{cells.SOLUTION_END}"
 
 
-def _stored(cell: NotebookNode) -> str | None:
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "execute_result":
-            text = output.get("data", {}).get("text/plain")
-            return "".join(text) if isinstance(text, list) else text
-    return None
+def _shown(cell: NotebookNode) -> str | None:
+    """What a master cell showed, as otter compares it: the text it printed, then its displayed value;
+    None when the cell has no outputs saved."""
+    outputs = cell.get("outputs", [])
+    if not outputs:
+        return None
+    shown = ""
+    for output in outputs:
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            text = output.get("text", "")
+            shown += "".join(text) if isinstance(text, list) else text
+        elif output.get("output_type") == "execute_result":
+            text = output.get("data", {}).get("text/plain", "")
+            shown += ("".join(text) if isinstance(text, list) else text) + "\n"
+    return shown
 
 
 def _parse_test(cell: NotebookNode) -> tuple[list[str], dict[str, Any], ast.Module | None]:
@@ -133,34 +218,47 @@ def _parse_test(cell: NotebookNode) -> tuple[list[str], dict[str, Any], ast.Modu
     return lines, config, tree
 
 
-def _output_judged(lines: list[str], tree: ast.Module | None) -> bool:
-    """Whether otter would judge this test by its output: it ends in an expression whose value
-    IPython displays (a trailing ``;`` suppresses it)."""
+def _ends_in_value(lines: list[str], tree: ast.Module | None) -> bool:
+    """Whether the test ends in an expression whose value IPython displays (``;`` suppresses it)."""
     code = "\n".join(lines).rstrip()
     return tree is not None and bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not code.endswith(";")
 
 
+def _prints(tree: ast.Module | None) -> bool:
+    return tree is not None and any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                                    and node.func.id == "print" for node in ast.walk(tree))
+
+
 def _test_case(cell: NotebookNode, label: str, ran: NotebookNode | None) -> tuple[str, dict[str, Any], bool]:
     """(our assert-style code, config, whether it is output-judged yet has nothing to compare
-    with) for one otter test cell; ``ran`` is the same cell of the executed master, if any."""
+    with) for one otter test cell; ``ran`` is the same cell of the executed master, if any. Otter
+    judges a test by what it shows, doctest-style: the text it prints, then the value it ends in.
+    The converted cell captures its own printed text and compares both with the master's."""
     lines, config, tree = _parse_test(cell)
     code = "\n".join(lines)
-    if not _output_judged(lines, tree):
+    value = _ends_in_value(lines, tree)
+    if not (value or _prints(tree)):
         return code, config, False
-    assert tree is not None
-    expected = _stored(cell)
+    expected = _shown(cell)
     if expected is None and ran is not None:
-        expected = _stored(ran)
-        if expected is None:  # it ran, and IPython displays nothing for None
-            expected = "None"
+        expected = _shown(ran) or ""  # it ran: no outputs means it showed nothing
     if expected is None:
         return code, config, True
     message = str(config.get("failure_message") or f"{label} failed")
-    last = tree.body[-1]
-    head = "\n".join(lines[: last.lineno - 1])
-    expr = "\n".join(lines[last.lineno - 1:])
-    code = (f"{head}\n" if head else "") + f"_otter_value = ({expr})\n" \
-        f"assert repr(_otter_value) == {expected!r}, {message!r}"
+    head, last = code, "None"
+    if value:
+        assert tree is not None
+        start = tree.body[-1].lineno - 1
+        head, last = "\n".join(lines[:start]), "\n".join(lines[start:])
+    code = ("import contextlib as _otter_contextlib, io as _otter_io\n"
+            "_otter_out = _otter_io.StringIO()\n"
+            "_otter_capture = _otter_contextlib.redirect_stdout(_otter_out)\n"
+            "_otter_capture.__enter__()\n"
+            + (f"{head}\n" if head else "")
+            + f"_otter_value = ({last})\n"
+            "_otter_capture.__exit__(None, None, None)\n"
+            "_otter_shown = _otter_out.getvalue() + ('' if _otter_value is None else repr(_otter_value) + '\\n')\n"
+            f"assert _otter_shown.strip() == {expected.strip()!r}, {message!r}")
     return code, config, False
 
 
@@ -264,10 +362,13 @@ class _Question:
                 raise ImportError_(f"manual question '{self.config['name']}' has points {points!r}; "
                                    "give it one number")
             meta["nbgrader"].update(grade=True, points=float(points or 0))
-        if prompt is not None:
-            meta["workbench"] = {"stub": prompt.source}
         answer = solution if solution is not None else prompt  # a prompt may be all otter has
         assert answer is not None
+        if prompt is not None:
+            meta["workbench"] = {"stub": prompt.source}
+        elif answer.cell_type == "code" and _prompt_span(answer.source.splitlines()) is not None:
+            meta["workbench"] = {"stub": _student_view(answer.source)}
+            return new_code_cell(_one_region(_without_prompts(answer.source)), metadata=meta)
         if answer.cell_type == "markdown":
             return new_markdown_cell(answer.source, metadata=meta)
         return new_code_cell(_solution(answer.source) if prompt is None else _one_region(answer.source),
@@ -283,6 +384,10 @@ def convert(nb: NotebookNode, executed: NotebookNode | None = None) -> tuple[Not
     tests: list[tuple[int, NotebookNode]] | None = None
     weak: list[str] = []
     for index, cell in enumerate(nb.cells):
+        if cell.cell_type in ("code", "markdown") and IGNORE_CELL.match(cell.source):
+            continue  # otter's "# IGNORE" cells are in neither of its outputs
+        if cell.cell_type == "code":
+            cell = NotebookNode({**cell, "source": _without_ignored(cell.source)})
         marker = _marker(cell)
         kind = marker[0] if marker else None
         if kind == "ASSIGNMENT CONFIG":
