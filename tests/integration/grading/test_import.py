@@ -192,11 +192,11 @@ def test_otter_master_that_fails_is_refused_naming_the_cell(
     assert len(err.strip().splitlines()) == 1 and "cell 5 ('import time')" in err and "within 2 s" in err, err
 
 
-def test_otter_in_code_prompt_ignored_cells_and_printed_test(
+def test_otter_in_code_prompt_ignored_cells_and_shown_output(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "hw"
     assert main(["import", "otter", str(FIXTURES / "otter_in_code.ipynb"), "--out", str(out)]) == 0
-    assert "otter_in_code (3 points)" in capsys.readouterr().out
+    assert "otter_in_code (4 points)" in capsys.readouterr().out
     source = out / "labs" / "otter_in_code" / "otter_in_code.ipynb"
     assert main(["release", str(source), "--out", str(tmp_path / "released")]) == 0
     capsys.readouterr()
@@ -213,18 +213,21 @@ def test_otter_in_code_prompt_ignored_cells_and_printed_test(
         assert "course staff" not in text and "only in the master" not in text
         assert "master check" not in text and "area > 29" not in text and "IGNORE" not in text
 
-    def grade(answer: str) -> dict[str, tuple[str, float]]:
-        _answer(released, "q1").source = answer
+    def grade(q1: str | None, q2: str | None) -> dict[str, tuple[str, float]]:
+        for gid, answer in (("q1", q1), ("q2", q2)):
+            if answer is not None:
+                _answer(released, gid).source = answer
         nbformat.write(released, released_path)
         return _grade_json(released_path, source, capsys)
 
-    assert grade(_answer(released, "q1").source) == {
-        "q1_test1": ("error", 0.0), "q1_test2": ("error", 0.0), "q1_test3": ("error", 0.0)}
-    assert grade("pi = 3.14\n\ndef circumference(r):\n    return 2 * pi * r") == {
-        "q1_test1": ("passed", 1.0), "q1_test2": ("passed", 1.0), "q1_test3": ("passed", 1.0)}
+    tests = ("q1_test1", "q1_test2", "q1_test3", "q2_test1")
+    assert grade(None, None) == dict.fromkeys(tests, ("error", 0.0))  # as released
+    table = "table = {r: round(circumference(r), 2) for r in range(1, 13)}"
+    assert grade("pi = 3.14\n\ndef circumference(r):\n    return 2 * pi * r", table) == \
+        dict.fromkeys(tests, ("passed", 1.0))  # q2: the master's 12-line display of the dict, not its repr
     # prints 3.14 where the master printed 6.28: the printed test fails too, it does not just run
-    assert grade("pi = 3.14\n\ndef circumference(r):\n    return pi * r") == {
-        "q1_test1": ("failed", 0.0), "q1_test2": ("failed", 0.0), "q1_test3": ("failed", 0.0)}
+    assert grade("pi = 3.14\n\ndef circumference(r):\n    return pi * r", None) == \
+        dict.fromkeys(tests, ("failed", 0.0))
 
 
 def test_otter_unbalanced_ignore_block_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,10 +35,11 @@ Mapping, and why:
   partial credit survive; a hidden case's code sits between our hidden-test markers;
 - otter judges a test that prints or ends in an expression by what it shows (doctest-style: the
   printed text, then the value's display), compared with the master's. The converted cell captures
-  its own printed text and asserts that it, followed by the last expression's ``repr``, equals that
-  output; where the saved master has none, ``read`` runs the master (``otter_master``) and uses its
-  outputs, and a cell that ran without output showed nothing. With ``run=False`` (``--no-run``)
-  such a test only checks that it runs without error, and the caller is warned with the tests' names.
+  its own printed text and asserts that it, followed by the last expression's display (IPython's
+  ``pretty``, the text Jupyter shows), equals that output; where the saved master has none,
+  ``read`` runs the master (``otter_master``) and uses its outputs, and a cell that ran without
+  output showed nothing. With ``run=False`` (``--no-run``) such a test only checks that it runs
+  without error, and the caller is warned with the tests' names.
 """
 
 from __future__ import annotations
@@ -251,13 +252,15 @@ def _test_case(cell: NotebookNode, label: str, ran: NotebookNode | None) -> tupl
         start = tree.body[-1].lineno - 1
         head, last = "\n".join(lines[:start]), "\n".join(lines[start:])
     code = ("import contextlib as _otter_contextlib, io as _otter_io\n"
+            "from IPython.lib.pretty import pretty as _otter_pretty\n"
             "_otter_out = _otter_io.StringIO()\n"
             "_otter_capture = _otter_contextlib.redirect_stdout(_otter_out)\n"
             "_otter_capture.__enter__()\n"
             + (f"{head}\n" if head else "")
             + f"_otter_value = ({last})\n"
             "_otter_capture.__exit__(None, None, None)\n"
-            "_otter_shown = _otter_out.getvalue() + ('' if _otter_value is None else repr(_otter_value) + '\\n')\n"
+            "_otter_shown = _otter_out.getvalue()"
+            " + ('' if _otter_value is None else _otter_pretty(_otter_value) + '\\n')\n"
             f"assert _otter_shown.strip() == {expected.strip()!r}, {message!r}")
     return code, config, False
 
