@@ -21,7 +21,7 @@ def probe():
     procs = sorted(p for p in os.listdir('/proc') if p.isdigit())
     return {'home': home, 'tmp': tmp, 'procs': procs, 'uid': os.getuid(), 'euid': os.geteuid(),
             'env': os.environ.get('LEFT_BEHIND'), 'startup': 'PLANTED' in globals(),
-            'patched': hasattr(numpy, 'planted'),
+            'patched': hasattr(numpy, 'planted'), 'gc': __import__('gc').isenabled(),
             'caps': [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0]}
 """
 MESS = """import os, subprocess, numpy
@@ -55,6 +55,7 @@ def test_nothing_crosses_from_one_submission_to_the_next() -> None:
         first, second, third = run(worker, MESS + PROBE), run(worker, PROBE), run(worker, PROBE)
         assert "planted.txt" in first["home"] and "planted" in first["tmp"] and first["env"] == "1"
         assert first["patched"] is True
+        assert first["gc"] is True  # the collector is off only while the worker builds its image
         for later in (second, third):
             assert later["home"] == ["lab.ipynb"] and "planted" not in later["tmp"], later
             assert later["startup"] is False  # the IPython startup file planted in /tmp is gone
