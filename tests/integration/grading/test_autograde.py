@@ -80,7 +80,17 @@ def submission(kind: str) -> nbformat.NotebookNode:
 
 
 @pytest.fixture
-def course(tmp_path: Path, db_url: str) -> Path:
+def store_url(request: pytest.FixtureRequest, db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's store: SQLite, or a fresh PostgreSQL database when parametrized (indirectly) so."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url = str(request.getfixturevalue("postgres_url"))
+        monkeypatch.setenv("WORKBENCH_DB_URL", url)
+        return url
+    return db_url
+
+
+@pytest.fixture
+def course(tmp_path: Path, store_url: str) -> Path:
     root = tmp_path / "course"
     (root / "labs" / "lab1").mkdir(parents=True)
     nbformat.write(source_notebook(), root / "labs" / "lab1" / "source.ipynb")
@@ -112,6 +122,7 @@ def exported(fmt: str, *extra: str) -> str:
     return cli("grades", "export", "--course", "ai101", "--lab", "lab1", "--format", fmt, *extra).stdout
 
 
+@pytest.mark.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
 def test_class_autograde_idempotent_and_equal_to_grade(course: Path, klass: Path, tmp_path: Path) -> None:
     started = time.monotonic()
     assert autograde(klass) == {"graded": 12, "skipped": 0, "failed": 0, "problems": []}
