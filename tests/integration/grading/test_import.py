@@ -230,12 +230,15 @@ def test_otter_in_code_prompt_ignored_cells_and_shown_output(
         dict.fromkeys(tests, ("failed", 0.0))
 
 
-def test_otter_unbalanced_ignore_block_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    nb = nbformat.read(FIXTURES / "otter_in_code.ipynb", as_version=4)
-    nb.cells[8].source = nb.cells[8].source.replace("# END IGNORE\n", "")
-    bad = tmp_path / "unclosed.ipynb"
-    nbformat.write(nb, bad)
-    assert main(["import", "otter", str(bad), "--out", str(tmp_path / "x")]) == 2
-    err = capsys.readouterr().err
-    assert "unclosed.ipynb" in err and "'# BEGIN IGNORE' is never closed" in err and "Traceback" not in err
-    assert not (tmp_path / "x").exists()
+def test_otter_unclosed_blocks_are_refused_naming_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for broken, expected in (("# END IGNORE\n", "unclosed.ipynb: cell 9: '# BEGIN IGNORE' is never closed"),
+                             ('"""; # END PROMPT', "unclosed.ipynb: question 'q1': an in-code")):
+        nb = nbformat.read(FIXTURES / "otter_in_code.ipynb", as_version=4)
+        assert broken in nb.cells[8].source
+        nb.cells[8].source = nb.cells[8].source.replace(broken, "")
+        bad = tmp_path / "unclosed.ipynb"
+        nbformat.write(nb, bad)
+        assert main(["import", "otter", str(bad), "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and "never closed" in err and "Traceback" not in err, err
+        assert not (tmp_path / "x").exists()

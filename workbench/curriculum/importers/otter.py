@@ -354,6 +354,12 @@ class _Question:
                 out.append(plain)
         return out
 
+    def _has_code_prompt(self, source: str) -> bool:
+        try:
+            return _prompt_span(source.splitlines()) is not None
+        except ImportError_ as exc:
+            raise ImportError_(f"question '{self.config['name']}': {exc.message}") from None
+
     def _answer(self, solution: NotebookNode | None, prompt: NotebookNode | None, number: int) -> NotebookNode:
         """One answer cell, whose student stub is the prompt if it has one; the first of a manual
         question is graded and carries its points."""
@@ -369,7 +375,7 @@ class _Question:
         assert answer is not None
         if prompt is not None:
             meta["workbench"] = {"stub": prompt.source}
-        elif answer.cell_type == "code" and _prompt_span(answer.source.splitlines()) is not None:
+        elif answer.cell_type == "code" and self._has_code_prompt(answer.source):
             meta["workbench"] = {"stub": _student_view(answer.source)}
             return new_code_cell(_one_region(_without_prompts(answer.source)), metadata=meta)
         if answer.cell_type == "markdown":
@@ -390,7 +396,10 @@ def convert(nb: NotebookNode, executed: NotebookNode | None = None) -> tuple[Not
         if cell.cell_type in ("code", "markdown") and IGNORE_CELL.match(cell.source):
             continue  # otter's "# IGNORE" cells are in neither of its outputs
         if cell.cell_type == "code":
-            cell = NotebookNode({**cell, "source": _without_ignored(cell.source)})
+            try:
+                cell = NotebookNode({**cell, "source": _without_ignored(cell.source)})
+            except ImportError_ as exc:
+                raise ImportError_(f"cell {index + 1}: {exc.message}") from None
         marker = _marker(cell)
         kind = marker[0] if marker else None
         if kind == "ASSIGNMENT CONFIG":
