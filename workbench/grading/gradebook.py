@@ -89,10 +89,14 @@ def store_file(data: bytes, storage: Path, course: str, lab: str, student: str) 
     return target, sha
 
 
+def _new_student(course: str, name: str) -> g.Student:
+    return g.Student(course_id=course, name=name, email="", sis_id="", section="", lms_id="")
+
+
 def _student(session: Session, course: str, name: str) -> g.Student:
     row = session.scalar(select(g.Student).where(g.Student.course_id == course, g.Student.name == name))
     if row is None:
-        row = g.Student(course_id=course, name=name, email="", sis_id="", section="", lms_id="")
+        row = _new_student(course, name)
         session.add(row)
         session.flush()
     return row
@@ -117,8 +121,8 @@ def add_submissions(store: Store, course: str, lab: str, incoming: list[Incoming
     def work(session: Session) -> list[tuple[int, bool]]:
         lab_row(session, course, lab)
         students = {s.name: s for s in session.scalars(select(g.Student).where(g.Student.course_id == course))}
-        new = [g.Student(course_id=course, name=name, email="", sis_id="", section="", lms_id="")
-               for name in dict.fromkeys(i.student for i in incoming) if name not in students]
+        new = [_new_student(course, name) for name in dict.fromkeys(i.student for i in incoming)
+               if name not in students]
         session.add_all(new)
         session.flush()
         students.update((s.name, s) for s in new)

@@ -160,7 +160,7 @@ class WarmWorker:
 
     def close(self) -> None:
         """Closing the socket makes the fork server kill its children and exit; bwrap follows (a
-        clone's exit is reaped by the worker it came from)."""
+        clone, a child of the worker it came from, is collected when that worker's bwrap ends)."""
         with contextlib.suppress(OSError):
             self.sock.close()
         if self.proc is None:
