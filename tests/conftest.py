@@ -11,7 +11,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 # Real servers (jupyter_server, PostgreSQL, one-node Slurm), started by the tests that ask for them.
-pytest_plugins = ["tests.fixtures.jupyter_server", "tests.fixtures.postgres", "tests.fixtures.slurm"]
+pytest_plugins = ["tests.fixtures.jupyter_server", "tests.fixtures.postgres", "tests.fixtures.slurm",
+                  "tests.fixtures.hub"]
 
 
 def pytest_ignore_collect(collection_path: Path) -> bool | None:

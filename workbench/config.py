@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
-from traitlets import Enum, Float, List, Unicode, default
+from traitlets import Bool, Enum, Float, List, Unicode, default
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
 
@@ -24,6 +24,7 @@ CONFIG_BASENAME = "jupyter_workbench_config"
 ENV_DB_URL = "WORKBENCH_DB_URL"
 ENV_INVENTORY = "WORKBENCH_INVENTORY"
 ENV_DATA_DIR = "WORKBENCH_DATA_DIR"
+ENV_SERVICE_URL = "WORKBENCH_SERVICE_URL"
 
 
 class Workbench(Configurable):
@@ -67,6 +68,17 @@ class Workbench(Configurable):
         Unicode(), help="Extra salloc arguments for kernel allocations, e.g. ['--account=ai101', '--qos=lab']."
     ).tag(config=True)
 
+    service_url = Unicode(
+        "", help="URL of the JupyterHub workbench service, e.g. http://127.0.0.1:10101/services/workbench/ "
+        f"(env {ENV_SERVICE_URL} wins). When set, this single-user server holds no store: shared state "
+        "(courses, submissions, grades, leases) lives in the service, reached with the user's hub token.",
+    ).tag(config=True)
+
+    hub_service = Bool(
+        False, help="Set by `workbench-service`: this server is the hub's workbench service, so identity "
+        "and groups come from JupyterHub and nobody is the owner (roles: docs/hub.md).",
+    ).tag(config=True)
+
     sweep_interval_s = Float(
         15.0, help="Seconds between the server's sweeps: heartbeats for its kernels' leases, "
         "idle and deadline reclaim (0 disables the sweep)."
@@ -82,7 +94,8 @@ class Workbench(Configurable):
 
     @default("default_role")
     def _default_default_role(self) -> str:
-        return "student" if os.environ.get("JUPYTERHUB_USER") else "instructor"
+        under_hub = self.hub_service or os.environ.get("JUPYTERHUB_USER")
+        return "student" if under_hub else "instructor"
 
     @property
     def effective_db_url(self) -> str:
@@ -92,8 +105,10 @@ class Workbench(Configurable):
     def effective_inventory(self) -> str:
         return os.environ.get(ENV_INVENTORY) or self.inventory
 
-    def role_of(self, username: str) -> str:
-        return "instructor" if username in self.instructors else self.default_role
+    @property
+    def effective_service_url(self) -> str:
+        """The workbench service this server is a client of ('' when it holds the store itself)."""
+        return (os.environ.get(ENV_SERVICE_URL) or self.service_url).rstrip("/")
 
 
 def check_keys(config: Config, source: str = "configuration") -> None:

@@ -26,7 +26,7 @@ def test_config_file_then_environment(monkeypatch: pytest.MonkeyPatch, tmp_path:
         monkeypatch.delenv("WORKBENCH_DB_URL", raising=False)
         settings = load_settings()
         assert settings.effective_db_url == "postgresql://wb@localhost/wb"
-        assert settings.role_of("ada") == "instructor"
+        assert settings.instructors == ["ada"]
         monkeypatch.setenv("WORKBENCH_DB_URL", "sqlite:///x.db")
         assert load_settings().effective_db_url == "sqlite:///x.db"
     finally:
@@ -37,11 +37,3 @@ def test_unknown_key_is_refused_with_a_suggestion() -> None:
     config = Config({"Workbench": {"db_ulr": "sqlite://"}})
     with pytest.raises(ConfigError, match=r"unknown setting 'Workbench.db_ulr' — did you mean 'Workbench.db_url'\?"):
         load_settings(config)
-
-
-def test_roles(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_settings(Config()).role_of("anyone") == "instructor"  # your own server
-    monkeypatch.setenv("JUPYTERHUB_USER", "bob")
-    settings = load_settings(Config({"Workbench": {"instructors": ["alice"]}}))
-    assert settings.role_of("bob") == "student"
-    assert settings.role_of("alice") == "instructor"

@@ -79,6 +79,12 @@ def list_courses(store: Store) -> list[dict[str, Any]]:
         return [course_json(row) for row in rows]
 
 
+def instructors(store: Store) -> dict[str, list[str]]:
+    """Each course's ``roles.instructors`` from its course.yaml."""
+    with store.session() as session:
+        return {row.id: list(row.instructors or []) for row in session.scalars(select(m.Course))}
+
+
 def course_row(session: Session, course_id: str, with_labs: bool = False) -> m.Course:
     """The course's row, or the NotFoundError every caller would otherwise spell out."""
     row = session.get(m.Course, course_id, options=[selectinload(m.Course.labs)] if with_labs else [])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -25,33 +26,25 @@ class DeviceSession:
     devices: list[str]
 
     def info(self) -> dict[str, Any]:
-        """Live state from the store: state, time left, reason (e.g. idle reclaim) and the holder's quota."""
+        """Live state: state, time left, reason (e.g. idle reclaim) and the holder's quota. Under
+        JupyterHub the workbench service answers (the kernel holds no store URL); on a personal
+        server the kernel reads the store itself."""
         from workbench.config import load_settings
-        from workbench.devices import inventory
-        from workbench.devices.leases import LeaseManager
-        from workbench.devices.policy import Policy
         from workbench.devices.provisioner import holder_name
-        from workbench.devices.quota import quota_status
-        from workbench.store import open_store
-        from workbench.store.models import utcnow
 
         settings = load_settings()
-        store = open_store(settings.effective_db_url)
-        path = settings.effective_inventory
-        rules = Policy.from_file_data(inventory.load_file(path), path or "inventory")
-        now = utcnow()
-        if self.lease is None:
-            return {"lease": None, "kind": self.kind, "devices": self.devices, "state": "none",
-                    "time_left_s": None, "session_left_s": None, "reason": None,
-                    "quota": quota_status(store, rules, holder_name(), None, now)}
-        row = LeaseManager(store, [], rules).get(self.lease)
-        live = row["state"] == "live"
-        left = (row["deadline"] - now).total_seconds() if live else 0.0
-        session_left = max(0.0, (row["max_end"] - now).total_seconds()) if live and row["max_end"] else None
-        return {"lease": self.lease, "kind": self.kind, "devices": self.devices, "state": row["state"],
-                "deadline": row["deadline"], "time_left_s": max(0.0, left), "max_end": row["max_end"],
-                "session_left_s": session_left if live else 0.0, "reason": row["reason"],
-                "quota": quota_status(store, rules, row["holder"], row["course"], now)}
+        if settings.effective_service_url:
+            from workbench.service.client import ServiceClient
+
+            query = {"kind": self.kind, "devices": ",".join(self.devices)}
+            if self.lease is not None:
+                query["lease"] = str(self.lease)
+            return _dated(ServiceClient(settings.effective_service_url).get_json("me/device-session", query))
+        from workbench.devices.session_info import session_info
+        from workbench.store import open_store
+
+        return session_info(open_store(settings.effective_db_url), settings.effective_inventory, holder_name(),
+                            self.lease, self.kind, self.devices)
 
     def _repr_html_(self) -> str:
         """How ``workbench.session()`` shows itself as a cell's result: device, time left, quota."""
@@ -78,6 +71,18 @@ class DeviceSession:
     def __repr__(self) -> str:
         where = ", ".join(f"{self.kind}:{d}" for d in self.devices) or self.kind
         return f"<workbench session: lease {self.lease}, {where}>"
+
+
+def _dated(info: dict[str, Any]) -> dict[str, Any]:
+    """The service's JSON with its moments as datetimes again, as the store gives them."""
+    def parse(value: Any) -> Any:
+        return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+    for key in ("deadline", "max_end"):
+        if key in info:
+            info[key] = parse(info[key])
+    info["quota"]["resets"] = parse(info["quota"].get("resets"))
+    return info
 
 
 def current_session() -> DeviceSession:

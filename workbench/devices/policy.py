@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from workbench.errors import ConfigError, WorkbenchError
+from workbench.errors import ConfigError, NotFoundError, WorkbenchError
 
 PERIODS = ("day", "week", "month", "total")
 KIND_NAMES = {"npu": "NPU", "gpu": "GPU", "cpu": "CPU slot"}
@@ -54,7 +54,7 @@ class NoSuchDevices(LeaseRefused):
     """The workbench has no (or too few) devices of the kind at all; waiting will not help."""
 
 
-class LeaseNotFound(WorkbenchError):
+class LeaseNotFound(NotFoundError):
     """A lease id that the store does not know."""
 
 

@@ -7,7 +7,7 @@ narrows the kernel's view (``ASCEND_RT_VISIBLE_DEVICES`` / ``CUDA_VISIBLE_DEVICE
 ascending, re-indexed from 0 inside the kernel); a thread renews the lease while the process
 lives, so a ``kill -9`` of the kernel — or of the server — lets the deadline reclaim it. Placement
 goes through the configured backend (``Workbench.backend``): local, or a Slurm allocation that the
-kernel is ``srun`` into.
+kernel is ``srun`` into; under JupyterHub (``Workbench.service_url``) the workbench service leases.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from traitlets import Float, List, Unicode
 from workbench.config import load_settings
 from workbench.devices import backends
 from workbench.devices.backends import ENV_LEASE, VISIBLE, Backend, device_env
-from workbench.devices.leases import LeaseManager, Request
-from workbench.store import open_store
+from workbench.devices.leases import Request
 
 __all__ = ["ENV_LEASE", "VISIBLE", "WorkbenchProvisioner", "device_env", "holder_name"]
 
@@ -47,14 +46,8 @@ class WorkbenchProvisioner(LocalProvisioner):
     lease: dict[str, Any] | None = None
     _stop: threading.Event | None = None
 
-    def _manager(self) -> LeaseManager:
-        settings = load_settings()
-        return LeaseManager.from_settings(open_store(settings.effective_db_url), settings.effective_inventory)
-
     def _backend(self) -> Backend:
-        settings = load_settings()
-        manager = LeaseManager.from_settings(open_store(settings.effective_db_url), settings.effective_inventory)
-        return backends.create(manager, settings)
+        return backends.for_server(load_settings())
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         backend = await asyncio.to_thread(self._backend)
@@ -66,7 +59,7 @@ class WorkbenchProvisioner(LocalProvisioner):
             self.log.info("workbench: kernel %s leased %s (%s)", self.kernel_id, self.lease["devices"],
                           backend.name)
         else:
-            self.lease = await asyncio.to_thread(backend.manager.renew, self.lease["lease"])
+            self.lease = {**self.lease, **await asyncio.to_thread(backend.renew, self.lease["lease"])}
         env = dict(kwargs.get("env") or os.environ)
         env.update(backend.environment(self.lease))
         kwargs["env"] = env
@@ -97,8 +90,8 @@ class WorkbenchProvisioner(LocalProvisioner):
         if self._stop is not None or self.lease is None:
             return
         stop = self._stop = threading.Event()
-        lease_id, interval = self.lease["lease"], max(0.2, float(self.lease_ttl()) / 3)
-        manager = self._manager()
+        backend = self._backend()
+        lease_id, interval = self.lease["lease"], max(0.2, float(self.ttl or backend.heartbeat_s(self.lease)) / 3)
 
         def beat() -> None:
             while not stop.wait(interval):
@@ -107,18 +100,15 @@ class WorkbenchProvisioner(LocalProvisioner):
                     continue  # dead or between restarts: no renewal, the deadline decides
                 try:
                     activity = getattr(self.parent, "last_activity", None)
-                    state = manager.renew(lease_id, activity=activity)
+                    state = backend.renew(lease_id, activity=activity)
                     if state["state"] not in ("live", "queued"):
                         self.log.warning("workbench: lease %s %s: %s", lease_id, state["state"],
                                          state["reason"])
                         return
-                except Exception as exc:  # the store may be briefly away; keep trying
+                except Exception as exc:  # the store (or the service) may be briefly away; keep trying
                     self.log.warning("workbench: heartbeat of lease %s failed: %s", lease_id, exc)
 
         threading.Thread(target=beat, name=f"workbench-heartbeat-{lease_id}", daemon=True).start()
-
-    def lease_ttl(self) -> float:
-        return float(self.ttl or self._manager().policy.heartbeat_s)
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)

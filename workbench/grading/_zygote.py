@@ -4,8 +4,12 @@ one fresh, unprivileged sandbox per submission.
 Why: numpy, torch and mindspore cost 0.2 to 2.5 s each to import; a class of 200 would pay that 200
 times. This process pays it once; each child inherits the imported modules copy-on-write, then
 enters *new* mount, PID, IPC, network and UTS namespaces, mounts a fresh tmpfs on its home, /tmp
-and /dev/shm (so nothing one submission writes is visible to the next), a fresh /proc, sets
-rlimits, drops every capability and switches to its own uid before any student code runs.
+and /dev/shm (so nothing one submission writes is visible to the next), a fresh /proc, drops every
+capability, switches to its own uid and sets rlimits before any student code runs. As root that uid
+is a host uid of the worker's own; as a normal user (``"userns"`` in ``start``) the worker is uid 0
+of its own user namespace, so the child enters a nested one mapping uid 65534 onto it, with no
+further user namespaces allowed, and sets RLIMIT_NPROC only after that, so the count is this
+sandbox's alone (see ``workbench/grading/identity.py``).
 
 It is standalone (no ``workbench`` import): bwrap shows it only this file, ``inside.py`` (the
 cell runner the child serves), the Python installation and the lab's data. Student code never runs
@@ -32,14 +36,23 @@ import socket
 import sys
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_RDONLY = 0x2, 0x4, 0x8, 0x1
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, CAPABILITY_VERSION_3 = 47, 4, 0x20080522
 MADV_COLLAPSE, HUGE_PAGE = 25, 1 << 21
 HOME = "/home/student"
 LIBC = ctypes.CDLL(None, use_errno=True)
 LIBC.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
 
 
 def _check(result: int, what: str) -> None:
@@ -83,8 +96,8 @@ def _vm_bytes() -> int:
 
 
 def _enter(cmd: dict, fd_in: int, fd_out: int) -> None:
-    """In the sandbox's PID 1: fresh mounts, files, limits, then drop to the sandbox's uid for good."""
-    uid, lim = int(cmd["uid"]), cmd["limits"]
+    """In the sandbox's PID 1: fresh mounts, files, then the sandbox's identity and limits for good."""
+    uid, lim, userns = int(cmd["uid"]), cmd["limits"], bool(cmd.get("userns"))
     _check(LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -95,29 +108,63 @@ def _enter(cmd: dict, fd_in: int, fd_out: int) -> None:
         path = os.path.join(HOME, os.path.basename(name))
         with open(path, "wb") as handle:
             handle.write(base64.b64decode(content))
-        os.chown(path, uid, uid)
-    os.chown(HOME, uid, uid)
+        if not userns:  # in a user namespace they are ours, which is the student's uid once mapped
+            os.chown(path, uid, uid)
+    if not userns:
+        os.chown(HOME, uid, uid)
     if os.path.isdir("/opt/workbench/data"):
         os.mkdir(f"{HOME}/data")
         _mount("/opt/workbench/data", f"{HOME}/data", None, MS_BIND | MS_REC)
         _mount("none", f"{HOME}/data", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir(HOME)
     mem = _vm_bytes() + (int(lim["memory_mb"]) << 20)  # the warm image plus the submission's allowance
+    if userns:
+        _become_nobody(uid)
+    else:
+        _drop_to(uid)
     for res, value in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_CPU, int(lim["cpu_seconds"])),
                        (resource.RLIMIT_FSIZE, int(lim["file_mb"]) << 20),
                        (resource.RLIMIT_NOFILE, int(lim["open_files"])), (resource.RLIMIT_CORE, 0),
                        (resource.RLIMIT_NPROC, int(lim["processes"]))):
-        resource.setrlimit(res, (value, value))
+        resource.setrlimit(res, (value, value))  # lowering needs no privilege
+    _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if os.getuid() == 0 or os.geteuid() == 0 or _effective_caps() != 0:
+        os._exit(120)
+    os.setsid()
+
+
+def _drop_bounding_set() -> None:
     cap = 0
     while LIBC.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
         cap += 1
+
+
+def _drop_to(uid: int) -> None:
+    """As root: switch to the worker's own host uid (which clears permitted and effective caps)."""
+    _drop_bounding_set()
     os.setgroups([])
     os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)  # from root to a non-zero uid: permitted and effective caps are cleared
-    _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    if os.getuid() == 0 or os.geteuid() == 0:
-        os._exit(120)
-    os.setsid()
+    os.setresuid(uid, uid, uid)
+
+
+def _become_nobody(uid: int) -> None:
+    """As uid 0 of the worker's user namespace: enter a nested one in which we are ``uid`` (mapped
+    onto the worker's uid 0; nothing else is mapped, so uid 0 cannot be reached), forbid further user
+    namespaces in it, and drop the capabilities that entering it granted."""
+    _check(LIBC.unshare(CLONE_NEWUSER), "unshare user")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} 0 1"), ("gid_map", f"{uid} 0 1")):
+        with open(f"/proc/self/{name}", "w") as handle:
+            handle.write(text)
+    with open("/proc/sys/user/max_user_namespaces", "w") as handle:  # this namespace's own limit
+        handle.write("0")
+    _drop_bounding_set()
+    _check(LIBC.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "ambient caps")
+    _check(LIBC.capset(ctypes.byref(_CapHeader(CAPABILITY_VERSION_3, 0)), (_CapData * 2)()), "capset")
+
+
+def _effective_caps() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1], 16) for line in status if line.startswith("CapEff:"))
 
 
 def _child(cmd: dict, fd_in: int, fd_out: int) -> None:

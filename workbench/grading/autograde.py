@@ -25,14 +25,9 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.grading import gradebook
 from workbench.grading.grade import grade_plan
+from workbench.grading.identity import bwrap_path, require_sandbox
 from workbench.grading.merge import GradingInputError, make_plan, read_notebook
-from workbench.grading.sandbox import (
-    Limits,
-    SandboxSpec,
-    bwrap_path,
-    require_sandbox,
-    sweep_stale,
-)
+from workbench.grading.sandbox import Limits, SandboxSpec, sweep_stale
 from workbench.grading.warm import WarmWorker, WorkerError, preload_for
 from workbench.store import Store
 

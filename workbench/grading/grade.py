@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.grading import checks
+from workbench.grading.identity import require_sandbox
 from workbench.grading.merge import Plan, Step, make_plan, read_notebook
 from workbench.grading.runner import CellOutcome, Runner
-from workbench.grading.sandbox import Limits, SandboxSpec, require_sandbox, sweep_stale
+from workbench.grading.sandbox import Limits, SandboxSpec, sweep_stale
 
 MAX_RESTARTS = 3
 STATUSES = ("passed", "failed", "error", "timeout", "memory", "killed", "manual", "missing")
@@ -55,7 +56,23 @@ def _message(outcome: CellOutcome, limits: Limits) -> str:
     if outcome.status == "killed":
         return outcome.evalue or "the student's process was killed"
     if outcome.status == "error":
-        return f"{outcome.ename}: {outcome.evalue}".strip().rstrip(":")[:500]
+        text = f"{outcome.ename}: {outcome.evalue}".strip().rstrip(":")[:500]
+        hint = _limit_hint(outcome, limits)
+        return f"{text} ({hint})" if hint else text
+    return ""
+
+
+def _limit_hint(outcome: CellOutcome, limits: Limits) -> str:
+    """Which sandbox limit an OS error means, so a full disk or a fork loop reads as a limit reached
+    rather than a mysterious errno: ENOSPC (the home and /tmp tmpfs), EFBIG (file size), EAGAIN from
+    creating a process (the process limit)."""
+    if outcome.evalue.startswith("[Errno 28]"):
+        return f"disk limit reached: the home and /tmp hold {limits.tmp_mb} MB each"
+    if outcome.evalue.startswith("[Errno 27]"):
+        return f"file size limit reached: {limits.file_mb} MB per file"
+    forking = any(word in outcome.traceback for word in ("fork", "Popen", "_execute_child", "spawn"))
+    if outcome.evalue.startswith("[Errno 11]") and forking:
+        return f"process limit reached: {limits.processes} processes"
     return ""
 
 

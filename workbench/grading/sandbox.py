@@ -1,17 +1,22 @@
 """Run the student's code in a bubblewrap sandbox: private mount, PID, network and IPC namespaces,
-an unprivileged uid, rlimits, a private working directory, and a kill that reaches every descendant.
+an unprivileged uid, rlimits, a size-capped home, and a kill that reaches every descendant.
 
 Why bubblewrap and not a home-made sandbox: it is Debian's maintained, audited tool for exactly this.
 What it is given (see ../shared/notes/sandbox.md for the measurements behind each choice):
 - ``--unshare-all`` (no network: a fresh loopback only) and ``--die-with-parent``; the outer bwrap is
   killed with SIGKILL at the end, which tears down the PID namespace, ``setsid`` children included.
-- as root, no user namespace; ``setpriv`` drops to a per-sandbox uid with no capabilities and
-  no-new-privs, so a read-only bind cannot be remounted writable and RLIMIT_NPROC is enforced.
+- an unprivileged identity and a process limit of its own (``identity.py``): as root, no user
+  namespace and ``setpriv`` to a per-sandbox host uid; as a normal user, a user namespace in which
+  the student is uid 65534 without capabilities. Either way RLIMIT_NPROC is set inside (``prlimit``).
 - read-only: the Python installation, the virtual environment, system libraries, the inside runner
-  (one file), the lab's data. Writable: a size-limited tmpfs for /tmp and /dev/shm and the private
-  working directory holding a copy of the submission. Nothing else of the host — in particular no
-  source notebook: hidden tests only ever travel through the command pipe, one cell at a time.
-- secrets never go on bwrap's command line (it is readable at /proc/1/cmdline inside).
+  (one file), the lab's data. Writable: size-limited tmpfs mounts for /tmp, /dev/shm and the home
+  (the working directory), the submission copied into it from a memfd. Nothing of the host is
+  writable, so a full disk is the sandbox's own tmpfs (ENOSPC) and nothing is left on the host; in
+  particular no source notebook: hidden tests only ever travel through the command pipe.
+- secrets never go on bwrap's command line (it is readable at /proc/1/cmdline inside), nor in its
+  environment: ``--clearenv`` clears what the runner gets, but bwrap's own init (PID 1 inside) keeps
+  the environment bwrap started with in /proc/1/environ, which the student can read where PID 1 runs
+  under the same uid (a user namespace): bwrap is started with an empty environment (``BWRAP_ENV``).
 """
 
 from __future__ import annotations
@@ -30,15 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from workbench.errors import WorkbenchError
+from workbench.grading.identity import bwrap_path, cold_identity, cold_uid
 
 INSIDE_RUNNER = Path(__file__).with_name("_inside.py")
-TEMP_PREFIX = "workbench-sandbox-"
-UID_BASE = 200_000
-
-
-class SandboxUnavailable(WorkbenchError):
-    """bubblewrap is missing: grading refuses to run student code with the grader's rights."""
+HOME = "/home/student"
+TEMP_PREFIX = "workbench-sandbox-"  # host-side working directories of the unsandboxed (unsafe) path only
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Limits:
     file_mb: int = 64
     open_files: int = 256
     processes: int = 128
-    tmp_mb: int = 256
+    tmp_mb: int = 256  # each of /tmp and the home (working directory)
 
     @classmethod
     def for_lab(cls, lab: dict[str, float], **overrides: float) -> Limits:
@@ -96,21 +97,9 @@ class SandboxProcess(Protocol):
     def exit_status(self) -> int | None: ...
 
 
-def bwrap_path() -> str | None:
-    return shutil.which("bwrap")
-
-
-def require_sandbox(unsafe: bool) -> None:
-    """Refuse to grade without bubblewrap unless the instructor explicitly accepted the risk."""
-    if bwrap_path() is None and not unsafe:
-        raise SandboxUnavailable(
-            "bubblewrap (bwrap) is not installed, so student code would run with your own rights; "
-            "install it (apt-get install bubblewrap) or pass --unsafe-no-sandbox to accept that risk"
-        )
-
-
 def sweep_stale(max_age_s: float = 3600.0) -> None:
-    """Remove host-side sandbox directories left behind by a crashed grader."""
+    """Remove host-side working directories a crashed grader left behind (only the unsandboxed
+    path has them: a sandbox's home is a tmpfs that ends with it)."""
     base = Path(tempfile.gettempdir())
     for path in base.glob(TEMP_PREFIX + "*"):
         try:
@@ -118,14 +107,6 @@ def sweep_stale(max_age_s: float = 3600.0) -> None:
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             continue
-
-
-def _sandbox_uid() -> int:
-    """A uid no other live sandbox uses (RLIMIT_NPROC is counted per uid across the machine)."""
-    return UID_BASE + os.getpid() % 100_000 * 8 + _sandbox_uid.counter % 8  # type: ignore[attr-defined]
-
-
-_sandbox_uid.counter = 0  # type: ignore[attr-defined]
 
 
 def _ro_paths() -> list[str]:
@@ -137,8 +118,9 @@ def _ro_paths() -> list[str]:
     return [p for p in dict.fromkeys(wanted) if os.path.exists(p)]
 
 
+BWRAP_ENV: dict[str, str] = {}  # bwrap's own environment (see the module docstring); argv[0] is its full path
 SANDBOX_ENV = ["--hostname", "sandbox", "--clearenv",
-               "--setenv", "HOME", "/home/student", "--setenv", "PATH", f"{sys.prefix}/bin:/usr/bin:/bin",
+               "--setenv", "HOME", HOME, "--setenv", "PATH", f"{sys.prefix}/bin:/usr/bin:/bin",
                "--setenv", "LANG", "C.UTF-8", "--setenv", "IPYTHONDIR", "/tmp/ipython",
                "--setenv", "MPLCONFIGDIR", "/tmp/mpl", "--setenv", "MPLBACKEND", "agg",
                "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
@@ -149,7 +131,7 @@ def bwrap_view(lim: Limits) -> list[str]:
     """bwrap's namespaces and file view shared by cold sandboxes and warm workers: read-only system
     and Python, size-limited /tmp and /dev/shm, an empty /opt/workbench and /home; no host secrets
     (``--clearenv``: the grader's environment, store URL included, never reaches student code)."""
-    argv = ["bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+    argv = [bwrap_path() or "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
             "--proc", "/proc", "--dev", "/dev",
             "--perms", "1777", "--size", str(lim.tmp_mb << 20), "--tmpfs", "/tmp",
@@ -170,66 +152,73 @@ class Sandbox:
     def __init__(self, spec: SandboxSpec) -> None:
         self.spec = spec
         self.proc: subprocess.Popen[bytes] | None = None
-        self.host_dir: Path | None = None
+        self.host_dir: Path | None = None  # the unsandboxed path's working directory
         self.to_child: int = -1
         self.from_child: int = -1
 
-    def _argv(self, uid: int, child_in: int, child_out: int) -> list[str]:
+    def _argv(self, child_in: int, child_out: int, files: dict[str, int]) -> list[str]:
         lim = self.spec.limits
         runner = [sys.executable, "-I", "-B", "/opt/workbench/inside.py",
                   str(child_in), str(child_out), str(lim.output_bytes), ",".join(self.spec.preload)]
-        if self.spec.unsafe_no_sandbox and bwrap_path() is None:
+        if self._unsandboxed():
             runner[3] = str(INSIDE_RUNNER)
             return runner
-        assert self.host_dir is not None
-        # No user namespace: as root that would keep capabilities; setpriv drops to a real uid instead.
-        argv = bwrap_view(lim)
-        argv += ["--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
-                 "--bind", str(self.host_dir / "work"), "/home/student"]
+        options, prefix = cold_identity(cold_uid(), lim.processes)
+        # The home is a tmpfs as large as /tmp (a host directory would let a submission fill the
+        # host's disk); bwrap copies each file in from its memfd (``--file``).
+        argv = [*bwrap_view(lim), *options, "--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
+                "--perms", "0777", "--size", str(lim.tmp_mb << 20), "--tmpfs", HOME]
+        for name, fd in files.items():
+            argv += ["--perms", "0666", "--file", str(fd), f"{HOME}/{name}"]
         if self.spec.data_dir is not None:
-            argv += ["--ro-bind", str(self.spec.data_dir), "/home/student/data"]
-        argv += ["--chdir", "/home/student", *SANDBOX_ENV]
-        if os.geteuid() == 0:
-            argv += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                     "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
-        else:
-            argv += ["--cap-drop", "ALL", "--"]
-        return argv + runner
+            argv += ["--ro-bind", str(self.spec.data_dir), f"{HOME}/data"]
+        return [*argv, "--chdir", HOME, *SANDBOX_ENV, "--", *prefix, *runner]
+
+    def _unsandboxed(self) -> bool:
+        return self.spec.unsafe_no_sandbox and bwrap_path() is None
 
     def _limit(self) -> None:
-        """Runs in the child before exec: rlimits that every descendant inherits."""
+        """Runs in the child before exec: rlimits that every descendant inherits (the process limit
+        is set inside the sandbox instead, see ``identity.py``)."""
         lim = self.spec.limits
         mem = lim.memory_mb << 20
         for res, value in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_CPU, lim.cpu_seconds),
                            (resource.RLIMIT_FSIZE, lim.file_mb << 20), (resource.RLIMIT_NOFILE, lim.open_files),
                            (resource.RLIMIT_CORE, 0)):
             resource.setrlimit(res, (value, value))
-        if os.geteuid() == 0:
-            resource.setrlimit(resource.RLIMIT_NPROC, (lim.processes, lim.processes))
         os.setsid()
 
+    def _files(self) -> dict[str, int]:
+        """The submission's files: in memfds for bwrap to copy into the home, or, unsandboxed, in a
+        host working directory (then the runner's cwd)."""
+        named = {Path(name).name: content for name, content in self.spec.files.items()}
+        if self._unsandboxed():
+            self.host_dir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+            for name, content in named.items():
+                (self.host_dir / name).write_bytes(content)
+            return {}
+        fds: dict[str, int] = {}
+        for name, content in named.items():
+            fd = fds[name] = os.memfd_create(name)
+            os.write(fd, content)
+            os.lseek(fd, 0, os.SEEK_SET)
+        return fds
+
     def start(self) -> None:
-        _sandbox_uid.counter += 1  # type: ignore[attr-defined]
-        uid = _sandbox_uid()
-        self.host_dir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
-        work = self.host_dir / "work"
-        work.mkdir()
-        for name, content in self.spec.files.items():
-            (work / Path(name).name).write_bytes(content)
-        if os.geteuid() == 0:
-            for path in (work, *work.iterdir()):
-                os.chown(path, uid, uid)
+        files = self._files()
         child_in, self.to_child = os.pipe()
         self.from_child, child_out = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                self._argv(uid, child_in, child_out), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(child_in, child_out),
-                preexec_fn=self._limit, cwd=str(work), close_fds=True,
+                self._argv(child_in, child_out, files), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(child_in, child_out, *files.values()), preexec_fn=self._limit,
+                cwd=str(self.host_dir) if self.host_dir is not None else None, close_fds=True,
+                env=None if self._unsandboxed() else BWRAP_ENV,
             )
         finally:
-            os.close(child_in)
-            os.close(child_out)
+            for fd in (child_in, child_out, *files.values()):
+                os.close(fd)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

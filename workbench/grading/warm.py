@@ -7,6 +7,9 @@ pipes); only who starts the process differs: ``WarmWorker.launcher`` plugs into
 over a Unix socket, so no path or secret crosses a command line, and the grader keeps its ends.
 The worker itself holds capabilities inside its namespaces (it must mount and change uid for each
 child) but runs only this project's code; the children drop everything before student code runs.
+As root the worker is root without a user namespace and each child switches to the worker's own host
+uid; as a normal user the worker is uid 0 of a user namespace of its own and each child enters a
+nested one as uid 65534 (``identity.py`` says why, and how the process limit is kept per sandbox).
 """
 
 from __future__ import annotations
@@ -25,18 +28,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.grading.sandbox import (
-    INSIDE_RUNNER,
-    SANDBOX_ENV,
-    Limits,
-    SandboxSpec,
+from workbench.grading.identity import (
     SandboxUnavailable,
+    as_root,
     bwrap_path,
-    bwrap_view,
+    require_user_namespaces,
+    worker_identity,
+    worker_uid,
 )
+from workbench.grading.sandbox import BWRAP_ENV, HOME, INSIDE_RUNNER, SANDBOX_ENV, Limits, SandboxSpec, bwrap_view
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
-WARM_UID_BASE = 2_000_000  # above the cold sandboxes' range (sandbox.UID_BASE + up to 800 000)
 HEAVY = ("torch", "mindspore")
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_][\w]*)", re.MULTILINE)
 
@@ -67,19 +69,21 @@ class WarmWorker:
         if bwrap_path() is None:
             raise WorkerError("bubblewrap (bwrap) is not installed; warm workers need it "
                               "(apt-get install bubblewrap), or grade with --unsafe-no-sandbox")
+        if not as_root():
+            require_user_namespaces()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._attach(index, limits, ours, origin=None)
-        argv = bwrap_view(limits)
+        argv = [*bwrap_view(limits), *worker_identity()]
         argv += ["--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
                  "--ro-bind", str(ZYGOTE), "/opt/workbench/zygote.py",
-                 "--perms", "0755", "--dir", "/home/student"]
+                 "--perms", "0755", "--dir", HOME]
         if data_dir is not None:
             argv += ["--ro-bind", str(data_dir), "/opt/workbench/data"]
-        argv += ["--chdir", "/home/student", *SANDBOX_ENV, "--",
+        argv += ["--chdir", HOME, *SANDBOX_ENV, "--",
                  sys.executable, "-I", "-B", "/opt/workbench/zygote.py", str(theirs.fileno()), ",".join(preload)]
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),), close_fds=True, start_new_session=True)
+            pass_fds=(theirs.fileno(),), close_fds=True, start_new_session=True, env=BWRAP_ENV)
         theirs.close()
         reply = self._read(time.monotonic() + start_timeout, cancel)
         if not reply.get("ready"):
@@ -92,7 +96,8 @@ class WarmWorker:
 
     def _attach(self, index: int, limits: Limits, sock: socket.socket, origin: WarmWorker | None) -> None:
         self.index, self.limits, self.sock, self.origin = index, limits, sock, origin
-        self.uid = WARM_UID_BASE + (os.getpid() % 20_000) * 32 + index % 32
+        self.uid = worker_uid(index)
+        self.userns = not as_root()  # each sandbox then enters a user namespace of its own
         self.lock = threading.Lock()
         self.proc = None
 
@@ -187,7 +192,7 @@ class WarmSandbox:
         lim = self.spec.limits
         child_in, self.to_child = os.pipe()
         self.from_child, child_out = os.pipe()
-        cmd = {"op": "start", "uid": self.worker.uid,
+        cmd = {"op": "start", "uid": self.worker.uid, "userns": self.worker.userns,
                "files": {Path(name).name: base64.b64encode(content).decode()
                          for name, content in self.spec.files.items()},
                "limits": {"memory_mb": lim.memory_mb, "cpu_seconds": lim.cpu_seconds, "file_mb": lim.file_mb,

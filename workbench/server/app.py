@@ -1,4 +1,13 @@
-"""The ExtensionApp: reads the shared configuration, opens the store, mounts the handlers."""
+"""The ExtensionApp: reads the shared configuration, opens the store, mounts the handlers.
+
+Three places run it, with one set of handler modules:
+- a personal server (``make lab``): holds the store, grades, and is its owner's;
+- the hub's workbench service (``workbench-service``, ``Workbench.hub_service``): holds the store,
+  the course sources and the grader, and serves every user with the identity the hub vouches for;
+- a single-user server under the hub (``Workbench.service_url`` set): holds no store; it relays the
+  API to the service with its user's token (``relay.py``) and runs only what needs the user's files
+  and kernels itself.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +16,9 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 
 from workbench.config import check_keys, load_settings
-from workbench.server import courses, health, kernels, me, openapi, sessions, submissions
+from workbench.server import courses, health, kernels, me, openapi, relay, sessions, submissions
 from workbench.server.base import API_PREFIX
+from workbench.server.grading_queue import GradingQueue
 from workbench.server.sweeper import Sweeper
 from workbench.store import open_store
 
@@ -16,12 +26,18 @@ HANDLER_MODULES = (health, me, courses, kernels, sessions, submissions, openapi)
 
 
 def routes() -> list[tuple[str, Any]]:
-    """Every (pattern relative to the base URL, handler) pair the API serves."""
+    """Every (pattern relative to the base URL, handler) pair the API serves where the store is."""
     return [
         (f"/{API_PREFIX}/{pattern}", handler)
         for module in HANDLER_MODULES
         for pattern, handler in module.ROUTES
     ]
+
+
+def client_routes() -> list[tuple[str, Any]]:
+    """A hub client's routes: its own few first (tornado takes the first match), then the relay."""
+    local = [*relay.ROUTES, *kernels.ROUTES]
+    return [*((f"/{API_PREFIX}/{pattern}", handler) for pattern, handler in local), relay.PROXY_ROUTE]
 
 
 class WorkbenchServerApp(ExtensionApp):
@@ -31,25 +47,37 @@ class WorkbenchServerApp(ExtensionApp):
     def initialize_settings(self) -> None:
         check_keys(self.config, "server configuration")
         workbench = load_settings(self.config)
-        store = open_store(workbench.effective_db_url)
-        self.log.info("workbench: store %s (%s)", store.display_url, store.kind)
+        self.grading: GradingQueue | None = None
+        store = None
+        if workbench.effective_service_url:
+            self.log.info("workbench: a client of the workbench service at %s", workbench.effective_service_url)
+        else:
+            store = open_store(workbench.effective_db_url)
+            self.grading = GradingQueue(store, self.log)
+            self.log.info("workbench: store %s (%s)%s", store.display_url, store.kind,
+                          ", serving JupyterHub as its workbench service" if workbench.hub_service else "")
+        assert self.serverapp is not None  # linked before initialize_settings runs
+        self.sweeper = Sweeper(self.serverapp.kernel_manager, store, workbench, self.log)
         self.settings.update(
             workbench_settings=workbench,
             workbench_store=store,
+            workbench_grading=self.grading,
+            workbench_sweeper=self.sweeper,
             workbench_openapi=openapi.document(HANDLER_MODULES),
         )
-        assert self.serverapp is not None  # linked before initialize_settings runs
-        self.sweeper = Sweeper(self.serverapp.kernel_manager, store, workbench, self.log)
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """The sweep needs the running event loop, which initialize_settings does not have yet."""
+        """The sweep needs the running event loop, which initialize_settings does not have yet; what a
+        killed predecessor left queued is graded again now."""
         self.sweeper.start()
+        if self.grading is not None:
+            self.grading.resume()
 
     async def stop_extension(self) -> None:
         self.sweeper.stop()
-        grading = self.serverapp.web_app.settings.get("workbench_grading_executor") if self.serverapp else None
-        if grading is not None:  # let the submission being graded finish; drop the queue
-            grading.shutdown(wait=True, cancel_futures=True)
+        if self.grading is not None:  # let the submission being graded finish; the rest stays queued
+            self.grading.close()
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(routes())
+        settings = load_settings(self.config)
+        self.handlers.extend(client_routes() if settings.effective_service_url else routes())

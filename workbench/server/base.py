@@ -2,7 +2,8 @@
 
 Authentication and authorization go through jupyter_server's own machinery (``@web.authenticated``
 and ``@authorized`` against the ``workbench`` resource), so a request without a token gets 403 and
-a JupyterHub deployment's authorizer applies unchanged. Roles are ours, on top.
+a JupyterHub deployment's authorizer applies unchanged. Roles are ours, on top (``roles.py``), and
+every handler checks rows against them: a student's request only ever reaches that student's rows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from workbench.config import Workbench
+from workbench.devices.policy import LeaseRefused
 from workbench.errors import CourseError, NotFoundError, WorkbenchError
+from workbench.server.roles import EVERY_COURSE, Identity, instructed_courses
 from workbench.store import Store
 
 API_PREFIX = "workbench/api/v1"
@@ -40,19 +43,38 @@ class WorkbenchHandler(APIHandler):
         (jupyter_server invents a random "Anonymous <moon>" user per request), so it is the
         server's owner; under JupyterHub the user is the hub's."""
         user = self.current_user
-        if user.name.startswith("Anonymous ") and re.fullmatch(r"[0-9a-f]{32}", user.username):
+        anonymous = user.name.startswith("Anonymous ") and re.fullmatch(r"[0-9a-f]{32}", user.username)
+        if anonymous and not self.workbench.hub_service:
             return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
         return str(user.username)
 
     @property
-    def role(self) -> str:
-        return self.workbench.role_of(self.username)
+    def identity(self) -> Identity:
+        """The user and, when the hub vouched for them, their hub groups."""
+        hub_user = getattr(self.current_user, "hub_user", None) or {}
+        return Identity(self.username, frozenset(hub_user.get("groups") or ()))
 
-    def require_instructor(self) -> None:
-        if self.role != "instructor":
+    def _instructed(self) -> frozenset[str]:
+        if not hasattr(self, "_instructed_cache"):
+            self._instructed_cache = instructed_courses(self.workbench, self.store, self.identity)
+        return self._instructed_cache
+
+    def instructs(self, course: str | None = None) -> bool:
+        """Whether the user instructs ``course`` (any course at all when None)."""
+        courses = self._instructed()
+        return EVERY_COURSE in courses or (course in courses if course is not None else bool(courses))
+
+    @property
+    def role(self) -> str:
+        return "instructor" if self.instructs() else "student"
+
+    def require_instructor(self, course: str | None = None) -> None:
+        if not self.instructs(course):
+            what = f"course '{course}'" if course is not None else "any course"
             raise web.HTTPError(
-                403, f"user '{self.username}' is a student; this needs the instructor role "
-                "(an admin lists instructors in Workbench.instructors)"
+                403, f"user '{self.username}' is not an instructor of {what}; this needs the instructor "
+                "role (an admin adds you to the hub group 'instructors:<course>', or to the course's "
+                "roles.instructors in course.yaml)"
             )
 
     def json_body(self) -> dict[str, Any]:
@@ -70,8 +92,12 @@ class WorkbenchHandler(APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, WorkbenchError):
-            status_code = 404 if isinstance(exc, NotFoundError) else 400
+        payload: dict[str, Any] = {}
+        if isinstance(exc, LeaseRefused):  # a busy pool or a full quota: the request was fine
+            status_code, payload = 409, exc.as_dict()
+            message = exc.message
+        elif isinstance(exc, WorkbenchError):  # the service's own status when it relayed one
+            status_code = getattr(exc, "status", 0) or (404 if isinstance(exc, NotFoundError) else 400)
             message = exc.message
         elif isinstance(exc, web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
@@ -79,7 +105,7 @@ class WorkbenchHandler(APIHandler):
             message = self._reason
         self.set_status(status_code)
         self.set_header("Content-Type", "application/json")
-        payload: dict[str, Any] = {"error": message}
+        payload["error"] = message
         if isinstance(exc, CourseError):
             payload["problems"] = [str(p) for p in exc.problems]
         self.finish(json.dumps(payload))

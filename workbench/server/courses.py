@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path
+from typing import Any
 
+import nbformat
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from nbformat import NotebookNode
@@ -14,6 +16,8 @@ from workbench.curriculum import catalog, load_course
 from workbench.curriculum.release import student_version
 from workbench.server.base import WorkbenchHandler
 from workbench.server.openapi import ERRORS, NOT_FOUND, ok, param
+from workbench.server.roles import EVERY_COURSE
+from workbench.store import Store
 
 
 class CoursesHandler(WorkbenchHandler):
@@ -25,8 +29,8 @@ class CoursesHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     def post(self) -> None:
-        """Register a course directory that lives on the server (instructors only)."""
-        self.require_instructor()
+        """Register a course directory that lives on the server (instructors of every course only)."""
+        self.require_instructor(EVERY_COURSE)
         path = self.json_body().get("path")
         if not isinstance(path, str) or not path:
             raise web.HTTPError(400, 'send {"path": "<course directory on the server>"}')
@@ -42,46 +46,67 @@ class CourseHandler(WorkbenchHandler):
         self.send(catalog.get_course(self.store, course_id))
 
 
+def student_lab(store: Store, course_id: str, lab_id: str) -> dict[str, Any]:
+    """What a student's server needs to open a lab: the student version (solutions and hidden tests
+    stripped), the lab's device class, and the course's shipped data directory (or None)."""
+    notebook = student_version(catalog.lab_notebook(store, course_id, lab_id))
+    lab = next(lab for lab in catalog.get_course(store, course_id)["labs"] if lab["id"] == lab_id)
+    data = Path(catalog.get_course_path(store, course_id)) / "data"
+    return {"notebook": notebook, "device": lab["device"].get("kind", "cpu"),
+            "data": str(data) if data.is_dir() else None}
+
+
+class StudentLabHandler(WorkbenchHandler):
+    @web.authenticated
+    @authorized
+    def get(self, course_id: str, lab_id: str) -> None:
+        self.send(student_lab(self.store, course_id, lab_id))
+
+
 class OpenLabHandler(WorkbenchHandler):
     """Copy the student version of a lab into the user's space, once; reopening keeps their work."""
+
+    async def student_lab(self, course_id: str, lab_id: str) -> dict[str, Any]:
+        """From the store here; a hub client's relay asks the workbench service instead."""
+        return student_lab(self.store, course_id, lab_id)
 
     @web.authenticated
     @authorized
     async def post(self, course_id: str, lab_id: str) -> None:
-        source = catalog.lab_notebook(self.store, course_id, lab_id)
         contents = self.contents_manager
         path = posixpath.join(course_id, f"{lab_id}.ipynb")
         if await ensure_async(contents.file_exists(path)):
             self.send({"path": path, "created": False})
             return
+        lab = await self.student_lab(course_id, lab_id)
         if not await ensure_async(contents.dir_exists(course_id)):
             await ensure_async(contents.save({"type": "directory"}, course_id))
-        notebook = student_version(source)
-        self._select_device_kernel(notebook, course_id, lab_id)
+        notebook = nbformat.from_dict(lab["notebook"])
+        self._select_device_kernel(notebook, lab["device"])
         model = {"type": "notebook", "format": "json", "content": notebook}
         await ensure_async(contents.save(model, path))
-        self._link_course_data(course_id)
+        if lab["data"]:
+            self._link_course_data(course_id, Path(lab["data"]))
         self.send({"path": path, "created": True}, status=201)
 
-    def _link_course_data(self, course_id: str) -> None:
+    def _link_course_data(self, course_id: str, data: Path) -> None:
         """Show the course's shipped data beside the student's copies as ``<course>/data``.
 
         Labs look for ``./data`` (``workbench.labs.data.course_data``), as they find it in the grader's
-        sandbox; a link, not a copy, since scenes and weights are megabytes per student.
+        sandbox; a link, not a copy, since scenes and weights are megabytes per student. Under the hub
+        the course's data directory is readable by every account; its notebooks are not.
         """
-        data = Path(catalog.get_course_path(self.store, course_id)) / "data"
         link = Path(self.settings["server_root_dir"]).expanduser() / course_id / "data"
-        if data.is_dir() and not link.exists() and not link.is_symlink():
+        if not link.exists() and not link.is_symlink():
             link.symlink_to(data, target_is_directory=True)
 
-    def _select_device_kernel(self, notebook: NotebookNode, course_id: str, lab_id: str) -> None:
+    def _select_device_kernel(self, notebook: NotebookNode, device: str) -> None:
         """Point the copy at the kernel spec of the lab's device class, so opening it leases that device.
 
         The kernel spec is the request (jupyter_server's kernel API takes no launch parameters);
         without the workbench kernel specs installed the notebook keeps its own.
         """
-        lab = next(lab for lab in catalog.get_course(self.store, course_id)["labs"] if lab["id"] == lab_id)
-        name = f"workbench-{lab['device'].get('kind', 'cpu')}"
+        name = f"workbench-{device}"
         specs = self.kernel_spec_manager.find_kernel_specs()
         if name in specs:
             spec = self.kernel_spec_manager.get_kernel_spec(name)
@@ -94,6 +119,7 @@ ROUTES = [
     ("courses", CoursesHandler),
     (r"courses/(?P<course_id>[^/]+)", CourseHandler),
     (r"courses/(?P<course_id>[^/]+)/labs/(?P<lab_id>[^/]+)/open", OpenLabHandler),
+    (r"courses/(?P<course_id>[^/]+)/labs/(?P<lab_id>[^/]+)/student", StudentLabHandler),
 ]
 PATHS = {
     "/courses": {
@@ -110,6 +136,10 @@ PATHS = {
     "/courses/{course_id}": {"get": {
         "summary": "One course", "parameters": [param("course_id")],
         "responses": {"200": ok("course", "Course"), **ERRORS, **NOT_FOUND}}},
+    "/courses/{course_id}/labs/{lab_id}/student": {"get": {
+        "summary": "The lab's student version (no solutions, no hidden tests), its device class and data directory",
+        "parameters": [param("course_id"), param("lab_id")],
+        "responses": {"200": {"description": "JSON object with notebook, device, data"}, **ERRORS, **NOT_FOUND}}},
     "/courses/{course_id}/labs/{lab_id}/open": {"post": {
         "summary": "Copy the lab's student version into the user's space (once); return its path",
         "parameters": [param("course_id"), param("lab_id")],

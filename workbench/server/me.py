@@ -1,4 +1,4 @@
-"""``GET me``: who the server thinks you are, and your role."""
+"""``GET me``: who the server thinks you are, your role, and the courses you instruct (``*``: all)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ class MeHandler(WorkbenchHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        self.send({"user": self.username, "role": self.role})
+        courses = sorted(self._instructed())
+        self.send({"user": self.username, "role": self.role, "instructs": courses})
 
 
 ROUTES = [("me", MeHandler)]

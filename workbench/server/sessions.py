@@ -1,19 +1,23 @@
 """``GET devices``, ``GET sessions`` and ``POST sessions/{id}/release``: device leases over REST.
 
-Students see their own leases; instructors see everyone's (the Devices panel). Releasing someone
-else's lease needs the instructor role.
+Students see, renew and release their own leases; a course's instructors see and release its
+leases (the Devices panel), instructors of every course all of them. ``POST sessions`` and
+``renew`` are how a single-user server's kernel provisioner leases through the hub service.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from workbench.devices.leases import LeaseManager
+from workbench.devices.leases import LeaseManager, Request
+from workbench.devices.session_info import session_info
 from workbench.server.base import WorkbenchHandler
 from workbench.server.openapi import ERRORS, NOT_FOUND, param
+from workbench.server.roles import EVERY_COURSE
 from workbench.store.models import utcnow
 
 
@@ -41,6 +45,20 @@ class LeaseHandler(WorkbenchHandler):
     def leases(self) -> LeaseManager:
         return LeaseManager.from_settings(self.store, self.workbench.effective_inventory)
 
+    def lease_id(self, text: str) -> int:
+        if not text.isdigit():
+            raise web.HTTPError(404, f"no lease '{text}'; lease ids are numbers (GET sessions lists yours)")
+        return int(text)
+
+    def may_see(self, lease: dict[str, Any]) -> bool:
+        """Own leases; a course's leases for its instructors; every lease for instructors of every course."""
+        return lease["holder"] == self.username or self.instructs(lease["course"] or EVERY_COURSE)
+
+    def own_or_instructor(self, lease: dict[str, Any]) -> None:
+        if not self.may_see(lease):
+            raise web.HTTPError(403, f"lease {lease['lease']} is {lease['holder']}'s; you may see and release "
+                                     "only your own (or, as an instructor, your course's)")
+
 
 class DevicesHandler(LeaseHandler):
     @web.authenticated
@@ -52,7 +70,7 @@ class DevicesHandler(LeaseHandler):
         devices = [{"kind": d.kind, "id": d.ident, "model": d.model, "health": d.health,
                     "lease": held.get((d.kind, d.ident))} for d in manager.devices]
         body: dict[str, Any] = {"devices": devices}
-        if self.role == "instructor":
+        if self.instructs(EVERY_COURSE):
             body["usage"] = manager.usage()
         self.send(body)
 
@@ -61,35 +79,101 @@ class SessionsHandler(LeaseHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        everyone = self.role == "instructor" and self.get_argument("mine", "") == ""
+        mine_only = not self.instructs() or self.get_argument("mine", "") != ""
         listed = self.leases.list_leases(all=bool(self.get_argument("all", "")),
-                                         holder=None if everyone else self.username)
-        self.send({"sessions": [lease_json(x) for x in listed]})
+                                         holder=self.username if mine_only else None)
+        self.send({"sessions": [lease_json(x) for x in listed if self.may_see(x)]})
+
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """Lease devices to the requesting user (a kernel provisioner under the hub asks this way)."""
+        body = self.json_body()
+        specs = body.get("requests")
+        if not isinstance(specs, list) or not specs or not all(isinstance(x, str) for x in specs):
+            raise web.HTTPError(400, 'send {"requests": ["npu:1", "cpu:1"], "course": ..., "kernel_id": ...}')
+        ttl = body.get("ttl")
+        manager = self.leases
+        lease = manager.acquire(self.username, [Request.parse(x) for x in specs],
+                                course=body.get("course") or None, kernel_id=body.get("kernel_id") or None,
+                                ttl=float(ttl) if isinstance(ttl, (int, float)) and ttl > 0 else None)
+        self.send({**lease_json(lease), "heartbeat_s": float(ttl or manager.policy.heartbeat_s)}, status=201)
+
+
+class SessionHandler(LeaseHandler):
+    @web.authenticated
+    @authorized
+    def get(self, lease_id: str) -> None:
+        lease = self.leases.get(self.lease_id(lease_id))
+        self.own_or_instructor(lease)
+        self.send(lease_json(lease))
+
+
+class RenewHandler(LeaseHandler):
+    @web.authenticated
+    @authorized
+    def post(self, lease_id: str) -> None:
+        """Heartbeat from the holder's server, with the kernel's last activity: a lease idle past its
+        course's limit is reclaimed here, and the answer says so (the server then stops the kernel)."""
+        manager = self.leases
+        lease = manager.get(self.lease_id(lease_id))
+        if lease["holder"] != self.username:
+            raise web.HTTPError(403, f"lease {lease['lease']} is {lease['holder']}'s; only its holder renews it")
+        activity = self.json_body().get("activity")
+        moment = datetime.fromisoformat(activity) if isinstance(activity, str) else None
+        renewed = manager.renew(lease["lease"], activity=moment)
+        if moment is not None:
+            manager.sweep({lease["lease"]: moment})
+            renewed = manager.get(lease["lease"])
+        self.send(lease_json(renewed))
 
 
 class ReleaseHandler(LeaseHandler):
     @web.authenticated
     @authorized
     def post(self, lease_id: str) -> None:
-        if not lease_id.isdigit():
-            raise web.HTTPError(404, f"no lease '{lease_id}'; lease ids are numbers (GET sessions lists yours)")
         manager = self.leases
-        lease = manager.get(int(lease_id))
-        if lease["holder"] != self.username:
-            self.require_instructor()
-        self.send(lease_json(manager.release(int(lease_id), reason=f"released by {self.username}")))
+        lease = manager.get(self.lease_id(lease_id))
+        self.own_or_instructor(lease)
+        self.send(lease_json(manager.release(lease["lease"], reason=f"released by {self.username}")))
+
+
+class DeviceSessionHandler(LeaseHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        """What ``workbench.session().info()`` shows in a kernel under the hub: the kernel asks with its
+        user's token, so it learns its own lease and quota and never holds a store URL."""
+        lease = self.get_argument("lease", None)
+        devices = [d for d in self.get_argument("devices", "").split(",") if d]
+        self.send(session_info(self.store, self.workbench.effective_inventory, self.username,
+                               self.lease_id(lease) if lease else None, self.get_argument("kind", "cpu"), devices))
 
 
 ROUTES = [("devices", DevicesHandler), ("sessions", SessionsHandler),
-          (r"sessions/(?P<lease_id>[^/]+)/release", ReleaseHandler)]
+          (r"sessions/(?P<lease_id>[^/]+)", SessionHandler),
+          (r"sessions/(?P<lease_id>[^/]+)/renew", RenewHandler),
+          (r"sessions/(?P<lease_id>[^/]+)/release", ReleaseHandler),
+          ("me/device-session", DeviceSessionHandler)]
 _OBJ = {"200": {"description": "JSON object",
                 "content": {"application/json": {"schema": {"type": "object"}}}}}
 PATHS = {
     "/devices": {"get": {"summary": "Device inventory, which lease holds each, usage for instructors",
                          "responses": {**_OBJ, **ERRORS}}},
-    "/sessions": {"get": {"summary": "Own live and queued leases (all users' for instructors; ?all=1 "
-                                     "includes ended ones)", "responses": {**_OBJ, **ERRORS}}},
+    "/sessions": {"get": {"summary": "Own live and queued leases (a course's for its instructors; ?all=1 "
+                                     "includes ended ones, ?mine=1 only your own)", "responses": {**_OBJ, **ERRORS}},
+                  "post": {"summary": "Lease devices to yourself: {requests: ['npu:1', 'cpu:1'], course, kernel_id, "
+                                      "ttl}; the first request that can be granted wins",
+                           "responses": {"201": _OBJ["200"], **ERRORS}}},
+    "/sessions/{lease_id}": {"get": {"summary": "One lease (own, or your course's as an instructor)",
+                                     "parameters": [param("lease_id")], "responses": {**_OBJ, **ERRORS, **NOT_FOUND}}},
+    "/sessions/{lease_id}/renew": {"post": {
+        "summary": "Heartbeat by the holder, {activity: ISO time}; a lease idle past its limit comes back reclaimed",
+        "parameters": [param("lease_id")], "responses": {**_OBJ, **ERRORS, **NOT_FOUND}}},
+    "/me/device-session": {"get": {
+        "summary": "Your lease's state and your quota, as workbench.session().info() shows them "
+                   "(?lease=ID&kind=npu&devices=0)", "responses": {**_OBJ, **ERRORS, **NOT_FOUND}}},
     "/sessions/{lease_id}/release": {"post": {
-        "summary": "Release a lease (idempotent); another user's needs the instructor role",
+        "summary": "Release a lease (idempotent); another user's needs the instructor role for its course",
         "parameters": [param("lease_id")], "responses": {**_OBJ, **ERRORS, **NOT_FOUND}}},
 }

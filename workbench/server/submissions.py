@@ -1,15 +1,15 @@
 """Submit, grades and feedback over REST: what the Submit button and the Gradebook panel call.
 
-``POST submissions`` takes the student's *current* ``<course>/<lab>.ipynb`` from the contents
-manager (what they see, saved or not on disk elsewhere), stores it by temp file + rename with a
-hash row, and queues grading on the server's grading thread (never on the event loop). Students
+``POST submissions`` takes the student's *current* ``<course>/<lab>.ipynb``: from the body (a
+single-user server under the hub sends it to the workbench service), or on a personal server from
+its own contents manager. It stores it by temp file + rename with a hash row, and queues grading on
+the server's grading thread (``grading_queue``, never on the event loop). Students
 see only their own submissions, grades and feedback; instructors see everyone's, set manual
 points and trigger a class re-grade of the stored submissions.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import posixpath
 from pathlib import Path
 from typing import Any
@@ -22,21 +22,10 @@ from tornado import web
 from workbench.curriculum import catalog
 from workbench.errors import NotFoundError
 from workbench.grading import autograde, feedback, gradebook
-from workbench.grading.sandbox import Limits
 from workbench.server.base import WorkbenchHandler
+from workbench.server.grading_queue import GradingQueue
 from workbench.server.openapi import ERRORS, NOT_FOUND, param
-from workbench.store import Store
 from workbench.store.models import utcnow
-
-
-def _grade_in_background(store: Store, course: str, lab: str, pending: list[tuple[int, Path]],
-                         workers: int = 1) -> None:
-    """Runs on the grading executor thread: warm workers, results committed per submission."""
-    source = catalog.lab_notebook(store, course, lab)
-    data = Path(catalog.get_course_path(store, course)) / "data"
-    autograde.grade_pending(store, lab, source, pending, workers=workers, progress=False,
-                            limits=Limits.for_lab(catalog.lab_limits(store, course, lab)),
-                            data_dir=data if data.is_dir() else None)
 
 
 def _id(text: str) -> int:
@@ -47,25 +36,8 @@ def _id(text: str) -> int:
 
 class GradingHandler(WorkbenchHandler):
     @property
-    def executor(self) -> concurrent.futures.ThreadPoolExecutor:
-        """One grading thread per server: submissions queue behind each other, the loop stays free."""
-        pool = self.settings.get("workbench_grading_executor")
-        if pool is None:
-            pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-grading")
-            self.settings["workbench_grading_executor"] = pool
-        return pool
-
-    def queue(self, course: str, lab: str, pending: list[tuple[int, Path]], workers: int = 1) -> None:
-        if not pending:
-            return
-        future = self.executor.submit(_grade_in_background, self.store, course, lab, pending, workers)
-        log = self.log
-
-        def done(f: concurrent.futures.Future[None]) -> None:
-            if f.exception() is not None:
-                log.error("workbench: grading %s/%s failed: %s", course, lab, f.exception())
-
-        future.add_done_callback(done)
+    def grading(self) -> GradingQueue:
+        return self.settings["workbench_grading"]
 
     def course_lab(self, body: dict[str, Any] | None = None) -> tuple[str, str]:
         get = (lambda k: body.get(k)) if body is not None else (lambda k: self.get_argument(k, None))
@@ -76,30 +48,38 @@ class GradingHandler(WorkbenchHandler):
 
     def own_or_instructor(self, sub: dict[str, Any]) -> None:
         if sub["student"] != self.username:
-            self.require_instructor()
+            self.require_instructor(sub["course"])
 
 
 class SubmissionsHandler(GradingHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        course, lab = self.course_lab(self.json_body())
+        body = self.json_body()
+        course, lab = self.course_lab(body)
         source = catalog.lab_notebook(self.store, course, lab)
-        path = posixpath.join(course, f"{lab}.ipynb")
-        assert self.serverapp is not None
-        contents = self.serverapp.contents_manager
-        if not await ensure_async(contents.file_exists(path)):
-            raise NotFoundError(f"{path} is not in your space; open the lab first (Courses panel → Open)")
-        model = await ensure_async(contents.get(path, content=True, type="notebook"))
-        data = nbformat.writes(model["content"]).encode()
+        notebook = body.get("notebook")
+        if notebook is None:  # a personal server reads the student's copy itself
+            notebook = await self._own_copy(course, lab)
+        elif not isinstance(notebook, dict):
+            raise web.HTTPError(400, '"notebook" must be the notebook\'s JSON (nbformat 4)')
+        data = nbformat.writes(nbformat.from_dict(notebook)).encode()
         stored, sha = gradebook.store_file(data, Path(self.workbench.data_dir), course, lab,
                                            gradebook.check_name(self.username, "user"))
         [(sub_id, todo)] = gradebook.add_submissions(
             self.store, course, lab, [gradebook.Incoming(self.username, stored, sha, utcnow())],
             autograde.source_digest(source))
         if todo:
-            self.queue(course, lab, [(sub_id, stored)])
+            self.grading.queue(course, lab, [(sub_id, stored)])
         self.send(gradebook.submission(self.store, sub_id, outputs=False), status=202 if todo else 200)
+
+    async def _own_copy(self, course: str, lab: str) -> dict[str, Any]:
+        path = posixpath.join(course, f"{lab}.ipynb")
+        contents = self.contents_manager
+        if self.workbench.hub_service or not await ensure_async(contents.file_exists(path)):
+            raise NotFoundError(f"{path} is not in your space; open the lab first (Courses panel → Open)")
+        model = await ensure_async(contents.get(path, content=True, type="notebook"))
+        return dict(model["content"])
 
     @web.authenticated
     @authorized
@@ -107,7 +87,7 @@ class SubmissionsHandler(GradingHandler):
         course = self.get_argument("course", None)
         if not course:
             raise web.HTTPError(400, "add ?course=<course id> (and optionally &lab=<lab id>)")
-        mine = self.role != "instructor"
+        mine = not self.instructs(course)
         found = gradebook.submissions(self.store, course, self.get_argument("lab", None),
                                       student=self.username if mine else None)
         self.send({"submissions": found})
@@ -118,7 +98,7 @@ class GradesHandler(GradingHandler):
     @authorized
     def get(self) -> None:
         course, lab = self.course_lab()
-        mine = self.role != "instructor"
+        mine = not self.instructs(course)
         latest = gradebook.submissions(self.store, course, lab, student=self.username if mine else None,
                                        latest_only=True)
         tasks: list[str] = []
@@ -140,6 +120,7 @@ class TaskGradeHandler(GradingHandler):
         if not isinstance(points, (int, float)) or isinstance(points, bool):
             raise web.HTTPError(400, 'send {"points": <number>, "comment": "<why>"}')
         sub = gradebook.submission(self.store, _id(submission_id), outputs=False)
+        self.require_instructor(sub["course"])
         self.send(gradebook.set_points(self.store, sub["course"], sub["lab"], sub["student"], task_id,
                                        float(points), str(body.get("comment", "")), self.username,
                                        submission_id=_id(submission_id)))
@@ -149,13 +130,13 @@ class AutogradeHandler(GradingHandler):
     @web.authenticated
     @authorized
     def post(self) -> None:
-        self.require_instructor()
         body = self.json_body()
         course, lab = self.course_lab(body)
+        self.require_instructor(course)
         source = catalog.lab_notebook(self.store, course, lab)
         pending = autograde.stored_pending(self.store, course, lab, autograde.source_digest(source),
                                           force=bool(body.get("force")))
-        self.queue(course, lab, pending, workers=int(body.get("workers", 2)))
+        self.grading.queue(course, lab, pending, workers=int(body.get("workers", 2)))
         self.send({"queued": [sub_id for sub_id, _ in pending]}, status=202)
 
 
@@ -187,7 +168,11 @@ _QUERY = [{"name": "course", "in": "query", "required": True, "schema": {"type":
 PATHS = {
     "/submissions": {
         "post": {"summary": "Submit the user's current <course>/<lab>.ipynb; stored with its hash, grading queued",
-                 "requestBody": _LAB_BODY,
+                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                     "type": "object", "required": ["course", "lab"],
+                     "properties": {"course": {"type": "string"}, "lab": {"type": "string"},
+                                    "notebook": {"type": "object", "description": "the notebook (nbformat 4); "
+                                                 "omitted on a personal server, which reads its own copy"}}}}}},
                  "responses": {"202": {**_OBJ, "description": "stored, grading queued"},
                                "200": {**_OBJ, "description": "identical to a graded submission"},
                                **ERRORS, **NOT_FOUND}},

@@ -36,13 +36,14 @@ def lease_of_kernel(store: Store, kernel_id: str) -> dict[str, Any] | None:
 class Sweeper:
     """One periodic task per server; every failure is logged and retried on the next tick."""
 
-    def __init__(self, kernel_manager: Any, store: Store, settings: Workbench, log: Any) -> None:
+    def __init__(self, kernel_manager: Any, store: Store | None, settings: Workbench, log: Any) -> None:
         self.kernels = kernel_manager
-        self.store = store
+        self.store = store  # None on a hub client: the service holds the lease rows
         self.settings = settings
         self.log = log
         self._callback: PeriodicCallback | None = None
         self._running = False
+        self.reclaimed: dict[str, dict[str, Any]] = {}  # kernel id -> its reclaimed lease (a hub client's memory)
 
     def start(self) -> None:
         if self.settings.sweep_interval_s > 0 and self._callback is None:
@@ -86,17 +87,21 @@ class Sweeper:
 
     async def _sweep(self) -> list[dict[str, Any]]:
         live = self.activity()
-        manager = LeaseManager.from_settings(self.store, self.settings.effective_inventory)
-        for lease_id, (_, moment) in live.items():
-            await asyncio.to_thread(manager.renew, lease_id, moment)
-        reclaimed = await asyncio.to_thread(manager.sweep, {k: v[1] for k, v in live.items()})
-        backend = backends.create(manager, self.settings)
-        for line in await asyncio.to_thread(backend.reap):
-            self.log.info("workbench: %s", line)
+        if self.store is None:
+            reclaimed = await self._renew_at_service(live)
+        else:
+            manager = LeaseManager.from_settings(self.store, self.settings.effective_inventory)
+            for lease_id, (_, moment) in live.items():
+                await asyncio.to_thread(manager.renew, lease_id, moment)
+            reclaimed = await asyncio.to_thread(manager.sweep, {k: v[1] for k, v in live.items()})
+            backend = backends.create(manager, self.settings)
+            for line in await asyncio.to_thread(backend.reap):
+                self.log.info("workbench: %s", line)
         for lease in reclaimed:
             kernel = live.get(lease["lease"])
             if kernel is None:
                 continue
+            self.reclaimed[kernel[0]] = lease
             self.log.info("workbench: lease %s of kernel %s %s: %s; shutting the kernel down",
                           lease["lease"], kernel[0], lease["state"], lease["reason"])
             try:
@@ -104,3 +109,10 @@ class Sweeper:
             except Exception as exc:  # already gone: nothing to tell
                 self.log.warning("workbench: shutting down kernel %s failed: %s", kernel[0], exc)
         return reclaimed
+
+    async def _renew_at_service(self, live: dict[int, tuple[str, datetime]]) -> list[dict[str, Any]]:
+        """A hub client renews each kernel's lease with its activity; the service answers "reclaimed"
+        for a lease idle past its limit or past its deadline, and the reclaim itself is the service's."""
+        backend = backends.for_server(self.settings)
+        answers = [await asyncio.to_thread(backend.renew, lease_id, moment) for lease_id, (_, moment) in live.items()]
+        return [lease for lease in answers if lease["state"] not in ("live", "queued")]

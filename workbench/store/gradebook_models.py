@@ -58,6 +58,7 @@ class Submission(Base):
     needs_manual: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str] = mapped_column(Text, default="")
     outputs: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the student's outputs, for feedback
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # grading runs begun (a restart re-queues once)
 
     student: Mapped[Student] = relationship()
     tasks: Mapped[list[TaskGrade]] = relationship(

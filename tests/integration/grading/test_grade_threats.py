@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import pytest
 
 from workbench.grading.grade import grade_notebook
 from workbench.grading.sandbox import Limits
+
+from .attacks import DISK_FILL, FORK_FLOOD
 
 pytestmark = pytest.mark.integration
 SECRET = "HIDDEN-MARKER-7781"  # the marker inside the source's hidden test (see conftest.py)
@@ -196,3 +199,23 @@ def test_no_connection_to_the_graders_loopback(source_path, make_submission):
     assert statuses(result)["test_add"] == ("passed", 2.0)
     assert accepted == []
     server.close()
+
+
+def test_fork_flood_and_disk_fill_end_at_their_limits(source_path, make_submission, tmp_path, monkeypatch):
+    """A fork loop stops at the process limit; filling /tmp or the home (the working directory, a
+    tmpfs, not a host folder) stops at its size; each costs its task only and the host keeps nothing."""
+    host_tmp = tmp_path / "host-tmp"
+    host_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(host_tmp))
+    limits = Limits(cell_timeout=10, total_timeout=60, memory_mb=1024, tmp_mb=32, processes=40)
+    flood = grade_notebook(make_submission({"add": FORK_FLOOD}), source_path, limits)
+    status, points = statuses(flood)["test_add"]
+    assert (status, points) == ("error", 0.0)
+    assert "process limit reached: 40 processes" in next(t.message for t in flood.tasks if t.id == "test_add")
+    assert statuses(flood)["test_mul"] == ("passed", 3.0)
+    filled = grade_notebook(make_submission(DISK_FILL), source_path, limits)
+    for task in ("test_add", "test_mul"):
+        assert statuses(filled)[task] == ("error", 0.0)
+        message = next(t.message for t in filled.tasks if t.id == task)
+        assert "No space left on device" in message and "the home and /tmp hold 32 MB each" in message, message
+    assert list(host_tmp.iterdir()) == []

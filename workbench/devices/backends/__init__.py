@@ -3,7 +3,9 @@
 The lease row stays the single truth (quotas, usage, heartbeats are the store's, whatever the
 backend); a backend only decides *placement* — which devices, inside what — and how a kernel
 command is started there. ``local`` hands out this machine's inventory through the store;
-``slurm`` turns each lease into a Slurm allocation. A Kubernetes backend is one more module that
+``slurm`` turns each lease into a Slurm allocation; ``service`` (a single-user server under
+JupyterHub, ``Workbench.service_url`` set) asks the workbench service, which owns the store and
+places with its own backend (``for_server``). A Kubernetes backend is one more module that
 implements the same five methods and one more name in ``BACKENDS``.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from datetime import datetime
 from typing import Any, ClassVar
 
 from workbench.config import Workbench
@@ -58,6 +61,14 @@ class Backend(ABC):
         """Deliver ``signum`` to the kernel inside the placement; False means "signal the process yourself"."""
         return False
 
+    def renew(self, lease_id: int, activity: datetime | None = None) -> dict[str, Any]:
+        """Heartbeat, with the kernel's last activity when known; the answer says if it was reclaimed."""
+        return self.manager.renew(lease_id, activity=activity)
+
+    def heartbeat_s(self, lease: dict[str, Any]) -> float:
+        """Seconds between heartbeats that keep ``lease`` alive."""
+        return float(self.manager.policy.heartbeat_s)
+
     @abstractmethod
     def release(self, lease_id: int, reason: str = "released") -> dict[str, Any]:
         """End the lease and give its placement back (idempotent)."""
@@ -75,3 +86,16 @@ def create(manager: LeaseManager, settings: Workbench) -> Backend:
     module, _, cls = target.partition(":")
     backend: Backend = getattr(importlib.import_module(module), cls)(manager, settings)
     return backend
+
+
+def for_server(settings: Workbench) -> Backend:
+    """The backend of a kernel provisioner or sweeper: the hub service's when this server is its
+    client (no store here), else the configured one on the configured store."""
+    if settings.effective_service_url:
+        from workbench.devices.backends.service import ServiceBackend
+
+        return ServiceBackend(settings)
+    from workbench.store import open_store
+
+    return create(LeaseManager.from_settings(open_store(settings.effective_db_url), settings.effective_inventory),
+                  settings)

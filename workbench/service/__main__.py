@@ -1,0 +1,3 @@
+from workbench.service.app import main
+
+main()

@@ -1,0 +1,63 @@
+"""The hub's side of a workbench deployment, in one function a ``jupyterhub_config.py`` calls.
+
+What it sets, and why:
+- real Unix accounts: PAM logs users in, ``LocalProcessSpawner`` starts each user's server as
+  that user (the hub runs as root for that, as JupyterHub's own docs describe);
+- the managed service ``workbench`` (``workbench-service``) runs as its own system account, and is
+  the only process given the store URL, the inventory and the data directory;
+- every user may reach the service (``access:services!service=workbench`` in the ``user`` role),
+  and each server's API token carries that scope, so a server calls the service *as its user*;
+- roles are hub groups: ``instructors`` (every course) and ``instructors:<course>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+SERVICE = "workbench"
+ACCESS = f"access:services!service={SERVICE}"
+
+
+def service_url(port: int) -> str:
+    """Where users' servers reach the service directly (loopback, behind the hub's proxy path)."""
+    return f"http://127.0.0.1:{port}/services/{SERVICE}/"
+
+
+def configure(c: Any, *, venv_bin: Path, state_dir: Path, port: int, service_port: int,
+              service_user: str, service_env: Mapping[str, str], users: Sequence[str],
+              groups: Mapping[str, Sequence[str]], proxy_command: str, admin_users: Sequence[str] = ()) -> None:
+    """Fill the hub's config ``c`` for one center; ``groups`` maps hub group names to user names."""
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    c.JupyterHub.ip = "127.0.0.1"
+    c.JupyterHub.port = port
+    c.JupyterHub.hub_ip = "127.0.0.1"
+    c.JupyterHub.hub_port = port + 1
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{port + 2}"
+    c.ConfigurableHTTPProxy.command = [proxy_command]
+    c.ConfigurableHTTPProxy.pid_file = str(state_dir / "proxy.pid")
+    c.JupyterHub.db_url = f"sqlite:///{state_dir / 'jupyterhub.sqlite'}"
+    c.JupyterHub.cookie_secret_file = str(state_dir / "jupyterhub_cookie_secret")
+    c.JupyterHub.pid_file = str(state_dir / "jupyterhub.pid")
+    c.JupyterHub.authenticator_class = "pam"
+    c.Authenticator.allowed_users = set(users)
+    c.Authenticator.admin_users = set(admin_users)
+    c.JupyterHub.spawner_class = "localprocess"
+    c.Spawner.cmd = [str(venv_bin / "jupyterhub-singleuser")]
+    c.Spawner.default_url = "/lab"
+    c.Spawner.environment = {"WORKBENCH_SERVICE_URL": service_url(service_port)}
+    c.Spawner.server_token_scopes = ["users:activity!user", ACCESS]
+    c.Spawner.http_timeout = 90
+    c.Spawner.start_timeout = 120
+    c.JupyterHub.load_groups = {name: {"users": list(members)} for name, members in groups.items()}
+    c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", ACCESS]}]
+    c.JupyterHub.services = [{
+        "name": SERVICE,
+        "url": f"http://127.0.0.1:{service_port}",
+        "command": [str(venv_bin / "workbench-service")],
+        "user": service_user,
+        "cwd": str(Path(service_env["WORKBENCH_DATA_DIR"])),
+        "environment": {**service_env, "PATH": f"{venv_bin}:/usr/bin:/bin"},
+        "oauth_no_confirm": True,
+    }]
