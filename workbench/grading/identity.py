@@ -86,6 +86,7 @@ def require_sandbox(unsafe: bool) -> None:
         require_user_namespaces()
 
 
+@functools.cache  # success only: an exception is not cached, so a fixed host is seen at the next grading
 def require_user_namespaces() -> None:
     """Raise ``UserNamespacesUnavailable`` unless bwrap can make the cold sandbox's user namespace."""
     failure = _userns_probe()
@@ -96,11 +97,10 @@ def require_user_namespaces() -> None:
             "(and in /etc/sysctl.d/ to keep it), or run the grader as root")
 
 
-@functools.cache
 def _userns_probe() -> str | None:
-    """bwrap's first error line when it cannot make a sandbox-like user namespace, else None (once
-    per process: a few milliseconds)."""
-    proc = subprocess.run(["bwrap", "--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid",
+    """bwrap's first error line when it cannot make a sandbox-like user namespace, else None (a few
+    milliseconds)."""
+    proc = subprocess.run([bwrap_path() or "bwrap", "--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid",
                            str(NOBODY), "--cap-drop", "ALL", "--ro-bind", "/", "/", "--", "true"],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     if proc.returncode == 0:

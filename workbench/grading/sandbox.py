@@ -199,7 +199,7 @@ class Sandbox:
             return {}
         fds: dict[str, int] = {}
         for name, content in named.items():
-            fd = fds[name] = os.memfd_create(name)
+            fd = fds[name] = os.memfd_create("submission")  # the name only labels it (and is length-limited)
             os.write(fd, content)
             os.lseek(fd, 0, os.SEEK_SET)
         return fds

@@ -110,23 +110,33 @@ def test_disk_fill_of_tmp_and_home_ends_at_the_tmpfs_cap(grader: Grader) -> None
     assert_clean(grader)
 
 
+def add_course(grader: Grader, grading: dict[str, int]) -> Path:
+    """Course ai101 with lab1 (``grading`` limits), added to the grader's store; its source's path."""
+    course = grader.work / "course"
+    source = course / "labs" / "lab1" / "source.ipynb"
+    source.parent.mkdir(parents=True)
+    nbformat.write(source_notebook(), source)
+    (course / "course.yaml").write_text(yaml.safe_dump({
+        "id": "ai101", "title": "AI 101", "labs": [{"id": "lab1", "title": "Lab 1", "path": "labs/lab1/source.ipynb",
+                                                  "points": 8, "grading": grading}]}))
+    added = grader.cli("course", "add", str(course))
+    assert added.returncode == 0, added.stderr
+    return source
+
+
+def autograde(grader: Grader, wrap: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    return grader.cli("autograde", "--course", "ai101", "--lab", "lab1", "--submissions",
+                      str(grader.work / "submissions"), "--workers", "2", "--json", "--no-progress", wrap=wrap or [])
+
+
 def test_autograde_on_warm_workers_as_a_normal_user(grader: Grader) -> None:
     """The same attacks on warm workers (2, so the flood and its neighbour run at once): each sandbox
     is a fresh child of the worker in a user namespace of its own."""
-    course = grader.work / "course"
-    (course / "labs" / "lab1").mkdir(parents=True)
-    nbformat.write(source_notebook(), course / "labs" / "lab1" / "source.ipynb")
-    (course / "course.yaml").write_text(yaml.safe_dump({
-        "id": "ai101", "title": "AI 101", "labs": [{"id": "lab1", "title": "Lab 1", "path": "labs/lab1/source.ipynb",
-                                                  "points": 8, "grading": {"tmp_mb": 64, "processes": 64}}]}))
-    source = course / "labs" / "lab1" / "source.ipynb"
+    source = add_course(grader, {"tmp_mb": 64, "processes": 64})
     for name, answers in (("a-flood", {"add": FORK_FLOOD}), ("b-neighbour", {"add": NEIGHBOUR}),
                           ("c-eve", {"add": attack(grader, source)}), ("d-filler", DISK_FILL)):
         write(grader, name, answers)
-    added = grader.cli("course", "add", str(course))
-    assert added.returncode == 0, added.stderr
-    ran = grader.cli("autograde", "--course", "ai101", "--lab", "lab1", "--submissions",
-                     str(grader.work / "submissions"), "--workers", "2", "--json", "--no-progress")
+    ran = autograde(grader)
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout) == {"graded": 4, "skipped": 0, "failed": 0, "problems": []}
     exported = grader.cli("grades", "export", "--course", "ai101", "--lab", "lab1", "--format", "json")
@@ -150,10 +160,12 @@ def test_without_user_namespaces_grading_stops_with_one_line(grader: Grader) -> 
     jail = ["bwrap", "--unshare-user", "--disable-userns", "--uid", str(grader.uid), "--gid", str(grader.gid),
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", str(grader.work), str(grader.work)]
     sub = write(grader, "anyone", {})
-    proc = grader.cli("grade", str(sub), "--source", str(grader.work / "source" / "lab.ipynb"), "--json", wrap=jail)
-    assert proc.returncode == 2 and proc.stdout == ""
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert lines[0].startswith("workbench: error: the grading sandbox needs unprivileged user namespaces")
-    assert "sysctl -w user.max_user_namespaces=" in lines[0]
+    add_course(grader, {})
+    cold = grader.cli("grade", str(sub), "--source", str(grader.work / "source" / "lab.ipynb"), "--json", wrap=jail)
+    for proc in (cold, autograde(grader, wrap=jail)):
+        assert proc.returncode == 2 and proc.stdout == ""
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert lines[0].startswith("workbench: error: the grading sandbox needs unprivileged user namespaces")
+        assert "sysctl -w user.max_user_namespaces=" in lines[0]
     assert_clean(grader)
