@@ -11,7 +11,7 @@ PORT ?= 8888
 # server, and a one-node Slurm for the cluster backend.
 SYSTEM_PACKAGES := chromium bubblewrap postgresql slurm-wlm slurm-client munge util-linux
 
-.PHONY: lab test install system-packages lint clean
+.PHONY: lab test hub install system-packages lint clean
 
 lab: install
 	$(BIN)/workbench db upgrade
@@ -22,7 +22,18 @@ lab: install
 test: install system-packages
 	$(BIN)/python -m pytest
 
-install: $(STAMPS)/venv
+# A multi-user trial (docs/hub.md): JupyterHub on loopback with the workbench service, PostgreSQL
+# and a sample class; root only, as it makes the class's Unix accounts. PORT=8000 by default.
+hub: install system-packages
+	PORT=$(if $(filter command line environment,$(origin PORT)),$(PORT),8000) $(BIN)/python -m workbench.service.trial
+
+install: $(STAMPS)/venv $(STAMPS)/hub-proxy
+
+# JupyterHub's proxy (npm configurable-http-proxy), for `make hub` and the hub tests; Node 20 is enough.
+$(STAMPS)/hub-proxy:
+	@mkdir -p $(STAMPS)
+	npm install --silent --no-audit --no-fund --prefix .hub-proxy configurable-http-proxy@5.3.0
+	@touch $@
 
 # torch first, pinned: 2.13.0 is a CPU build from local disk; any other spec pulls a CUDA build.
 # Every extra: the labs' libraries (torch, MindSpore, ...), JupyterHub, the tests' tools and the
@@ -60,4 +71,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(STAMPS) workbench/labextension labextension/node_modules labextension/lib
+	rm -rf $(VENV) $(STAMPS) .hub-proxy workbench/labextension labextension/node_modules labextension/lib

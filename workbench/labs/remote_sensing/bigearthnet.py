@@ -39,7 +39,13 @@ class Patch:
 def unpack(archive: str | Path, folder: str | Path) -> Path:
     """Extract the example archive into ``folder``; return the folder holding the patch folders."""
     with tarfile.open(archive, "r:bz2") as tar:
-        tar.extractall(folder, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(folder, filter="data")
+        else:  # Python before 3.11.4 (Debian 12's 3.11.2) has no filters: refuse what "data" would
+            for member in tar.getmembers():
+                if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in member.name:
+                    raise ValueError(f"{archive}: refusing member {member.name!r} (not a plain file inside it)")
+            tar.extractall(folder)
     return next(p for p in Path(folder).iterdir() if p.is_dir())
 
 

@@ -1,0 +1,126 @@
+"""``make hub``: a whole center on loopback to try — JupyterHub, the workbench service, PostgreSQL
+and a sample class (an instructor and two students, with their passwords printed).
+
+It needs root, as any hub that starts each user's server as their own Unix account does: it makes
+the accounts (``useradd``), a PostgreSQL cluster of its own under ``.hub/`` (run as ``postgres``),
+and places the sample course where only the service's account can read its notebooks. Re-running
+it reuses all of that and only starts the hub again.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SERVICE_USER = "wb-service"
+CLASS = {"wb-instructor": "instructor", "wb-student1": "student", "wb-student2": "student"}
+
+
+def unix_user(name: str, *, system: bool = False, password: str | None = None) -> pwd.struct_passwd:
+    """The account ``name``, made once (``useradd``) and reused; its password set when given."""
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        flags = ["--system", "--home-dir", f"/var/lib/{name}"] if system else []
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", *flags, name], check=True)
+    if password is not None:
+        subprocess.run(["chpasswd"], input=f"{name}:{password}\n".encode(), check=True)
+    return pwd.getpwnam(name)
+
+
+def place_course(source: Path, target: Path, owner: pwd.struct_passwd) -> Path:
+    """Copy a course where the service keeps it: its notebooks (solutions, hidden tests) readable by
+    the service's account alone, its directories and shipped data by everyone (labs read the data)."""
+    if not target.exists():
+        shutil.copytree(source, target)
+    for path in [target, *target.rglob("*")]:
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+        os.chmod(path, 0o755 if path.is_dir() else (0o600 if path.suffix == ".ipynb" else 0o644))
+    return target
+
+
+def _postgres(state: Path) -> str:
+    """A cluster of the trial's own on port 5433, as the ``postgres`` account; the URL with a password."""
+    bindir = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
+    data, secret_file = state / "pg", state / "db-password"
+    postgres = pwd.getpwnam("postgres")
+    if not data.exists():
+        data.mkdir(parents=True)
+        os.chown(data, postgres.pw_uid, postgres.pw_gid)
+        secret_file.write_text(secrets.token_urlsafe(12))
+        secret_file.chmod(0o600)
+        pwfile = _pwfile(secret_file, postgres)
+        try:
+            subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "initdb"), "-D", str(data), "-U",
+                            "postgres", "-A", "md5", f"--pwfile={pwfile}"], check=True, capture_output=True)
+        finally:
+            pwfile.unlink()
+    subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(data), "-o",
+                    f"-p 5433 -k {data} -c listen_addresses=127.0.0.1", "-l", str(data / "server.log"), "-w",
+                    "start"], capture_output=True)
+    return f"postgresql+psycopg://postgres:{secret_file.read_text()}@127.0.0.1:5433/postgres"
+
+
+def _pwfile(secret: Path, owner: pwd.struct_passwd) -> Path:
+    """The password where initdb, running as ``postgres``, can read it (and nobody else)."""
+    fd, name = tempfile.mkstemp(prefix="wb-pw-")
+    os.write(fd, secret.read_bytes())
+    os.close(fd)
+    os.chown(name, owner.pw_uid, owner.pw_gid)
+    return Path(name)
+
+
+def main() -> None:
+    if os.geteuid() != 0:
+        sys.exit("make hub needs root: it makes the class's Unix accounts and starts each user's server as "
+                 "that account (JupyterHub's LocalProcessSpawner). Run it as root; `make lab` needs no root.")
+    repo, venv_bin = Path.cwd(), Path(sys.executable).parent
+    state = repo / ".hub"
+    state.mkdir(mode=0o711, exist_ok=True)
+    passwords_file = state / "passwords.json"
+    passwords = json.loads(passwords_file.read_text()) if passwords_file.exists() else {
+        name: secrets.token_urlsafe(9) for name in CLASS}
+    passwords_file.write_text(json.dumps(passwords))
+    passwords_file.chmod(0o600)
+    for name, password in passwords.items():
+        unix_user(name, password=password)
+    service = unix_user(SERVICE_USER, system=True)
+    data = state / "service"
+    data.mkdir(mode=0o700, exist_ok=True)
+    os.chown(data, service.pw_uid, service.pw_gid)
+    courses = state / "courses"
+    courses.mkdir(mode=0o755, exist_ok=True)
+    course = place_course(repo / "curricula" / "intro", courses / "intro", service)
+    db_url = _postgres(state)
+    env = {**os.environ, "WORKBENCH_DB_URL": db_url, "WORKBENCH_DATA_DIR": str(data)}
+    for command in (["db", "upgrade"], ["course", "add", str(course)]):
+        subprocess.run([str(venv_bin / "workbench"), *command], check=True, env=env, stdout=subprocess.DEVNULL)
+    port = int(os.environ.get("PORT", "8000"))
+    print(f"\nA workbench center on http://127.0.0.1:{port}/ — log in as:")
+    for name, password in passwords.items():
+        print(f"  {CLASS[name]:<10} {name:<14} password {password}")
+    print("(passwords kept in .hub/passwords.json; Ctrl-C stops the hub and its servers)\n", flush=True)
+    hub_env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "JUPYTER"))}
+    hub_env.update({
+        "WB_HUB_VENV_BIN": str(venv_bin), "WB_HUB_STATE": str(state / "hub"), "WB_HUB_PORT": str(port),
+        "WB_HUB_SERVICE_PORT": str(port + 3), "WB_HUB_SERVICE_USER": SERVICE_USER,
+        "WB_HUB_SERVICE_ENV": json.dumps({"WORKBENCH_DB_URL": db_url, "WORKBENCH_DATA_DIR": str(data)}),
+        "WB_HUB_USERS": " ".join(passwords),
+        "WB_HUB_GROUPS": json.dumps({"instructors:intro": [n for n, r in CLASS.items() if r == "instructor"]}),
+        "WB_HUB_PROXY": str(repo / ".hub-proxy/node_modules/.bin/configurable-http-proxy"),
+    })
+    os.chdir(state)
+    os.execve(str(venv_bin / "jupyterhub"), [str(venv_bin / "jupyterhub"), "-f",
+                                              str(repo / "jupyter-config/hub/jupyterhub_config.py")], hub_env)
+
+
+if __name__ == "__main__":
+    main()
