@@ -2,9 +2,9 @@
 
 The Jupyter convention is traitlets: ``c.Workbench.db_url = ...`` in ``jupyter_workbench_config.py``
 (or ``.json``) anywhere on ``jupyter --paths``' config path, or on the server command line as
-``--Workbench.db_url=...``. The environment variables ``WORKBENCH_DB_URL`` and
-``WORKBENCH_INVENTORY`` win over both, so a test or an admin shell can point every process at one
-store without editing files.
+``--Workbench.db_url=...``. The environment variables ``WORKBENCH_DB_URL``,
+``WORKBENCH_INVENTORY`` and ``WORKBENCH_LAB_PYTHON`` win over both, so a test or an admin shell can
+point every process at one store (or one labs' environment) without editing files.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ ENV_DB_URL = "WORKBENCH_DB_URL"
 ENV_INVENTORY = "WORKBENCH_INVENTORY"
 ENV_DATA_DIR = "WORKBENCH_DATA_DIR"
 ENV_SERVICE_URL = "WORKBENCH_SERVICE_URL"
+ENV_LAB_PYTHON = "WORKBENCH_LAB_PYTHON"
 
 
 class Workbench(Configurable):
@@ -79,6 +80,13 @@ class Workbench(Configurable):
         "and groups come from JupyterHub and nobody is the owner (roles: docs/hub.md).",
     ).tag(config=True)
 
+    lab_python = Unicode(
+        "", help="Python interpreter of the labs' environment, e.g. /opt/labs-venv/bin/python: the grading "
+        "sandbox runs student code with it and shows its installation read-only, so submissions are graded "
+        "with the frameworks the lab kernels have (torch, MindSpore) even where the grader is installed "
+        f"without them (env {ENV_LAB_PYTHON} wins; empty: the grader's own interpreter).",
+    ).tag(config=True)
+
     sweep_interval_s = Float(
         15.0, help="Seconds between the server's sweeps: heartbeats for its kernels' leases, "
         "idle and deadline reclaim (0 disables the sweep)."
@@ -106,6 +114,11 @@ class Workbench(Configurable):
         return os.environ.get(ENV_INVENTORY) or self.inventory
 
     @property
+    def effective_lab_python(self) -> str:
+        """The interpreter grading runs student code with ('' for the grader's own)."""
+        return os.environ.get(ENV_LAB_PYTHON) or self.lab_python
+
+    @property
     def effective_service_url(self) -> str:
         """The workbench service this server is a client of ('' when it holds the store itself)."""
         return (os.environ.get(ENV_SERVICE_URL) or self.service_url).rstrip("/")
@@ -130,8 +143,12 @@ def load_file_config() -> Config:
     for directory in reversed(jupyter_config_path()):
         for loader_class, suffix in ((JSONFileConfigLoader, ".json"), (PyFileConfigLoader, ".py")):
             path = Path(directory) / f"{CONFIG_BASENAME}{suffix}"
-            if not path.is_file():
-                continue
+            try:
+                if not path.is_file():
+                    continue
+            except PermissionError as exc:  # a config directory of another account
+                raise ConfigError(f"{path}: cannot be read ({exc.strerror}); run as the account whose Jupyter "
+                                  "configuration this is, or point JUPYTER_CONFIG_DIR at your own") from exc
             try:
                 loaded = loader_class(path.name, path=str(path.parent)).load_config()
             except Exception as exc:

@@ -46,6 +46,7 @@ def _autograde(args: argparse.Namespace) -> int:
     from workbench.grading import autograde, gradebook
     from workbench.grading.sandbox import Limits
 
+    context.admin()
     store = context.store()
     source = catalog.lab_notebook(store, args.course, args.lab)
     course_root = Path(catalog.get_course_path(store, args.course))
@@ -62,7 +63,8 @@ def _autograde(args: argparse.Namespace) -> int:
     summary = autograde.autograde(
         store, args.course, args.lab, source, found, Path(context.settings().data_dir), workers=args.workers,
         limits=limits, policy=policy, unsafe_no_sandbox=args.unsafe_no_sandbox,
-        data_dir=data if data.is_dir() else None, progress=not args.no_progress, force=args.force)
+        data_dir=data if data.is_dir() else None, progress=not args.no_progress, force=args.force,
+        python=context.settings().effective_lab_python)
     if args.json:
         context.print_json(autograde.summary_json(summary))
     else:

@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _add(args: argparse.Namespace) -> int:
     course = load_course(args.path)
+    context.admin()
     created = catalog.register(context.store(), course)
     verb = "added" if created else "updated"
     print(f"{verb} course '{course.id}' ({course.title}) with {len(course.labs)} lab(s)")

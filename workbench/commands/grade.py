@@ -36,7 +36,8 @@ def _grade(args: argparse.Namespace) -> int:
                     memory_mb=args.memory, output_bytes=args.output_cap)
     result = grade_notebook(Path(args.submission), Path(args.source), limits=limits,
                             unsafe_no_sandbox=args.unsafe_no_sandbox,
-                            data_dir=Path(args.data).resolve() if args.data else None)
+                            data_dir=Path(args.data).resolve() if args.data else None,
+                            python=context.settings().effective_lab_python)
     if args.json:
         context.print_json(result.contract())
         return 0

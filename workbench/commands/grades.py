@@ -43,7 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     points.add_argument("--task", required=True, help="the task's grade id")
     points.add_argument("--points", required=True, type=float)
     points.add_argument("--comment", default="", help="why (shown to the student in the feedback)")
-    points.add_argument("--by", default=os.environ.get("USER", "instructor"), help="who (default: $USER)")
     points.add_argument("--json", action="store_true", help="print the updated submission as JSON")
     points.set_defaults(func=_set)
 
@@ -81,12 +80,13 @@ def _export(args: argparse.Namespace) -> int:
 def _set(args: argparse.Namespace) -> int:
     from workbench.grading import gradebook
 
+    by = context.admin()
     sub = gradebook.set_points(context.store(), args.course, args.lab, args.student, args.task, args.points,
-                               args.comment, args.by)
+                               args.comment, by)
     if args.json:
         context.print_json(sub)
     else:
-        print(f"{args.student} {args.lab} {args.task}: {args.points:g} points (by {args.by}); "
+        print(f"{args.student} {args.lab} {args.task}: {args.points:g} points (by {by}); "
               f"score now {sub['score']:g} / {sub['max_score']:g}")
     return 0
 
@@ -94,6 +94,7 @@ def _set(args: argparse.Namespace) -> int:
 def _roster(args: argparse.Namespace) -> int:
     from workbench.grading import gradebook, roster_csv
 
+    context.admin()
     count = gradebook.set_roster(context.store(), args.course, roster_csv.read(Path(args.csv)))
     print(f"{count} student(s) in course '{args.course}' updated")
     return 0

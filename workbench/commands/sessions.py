@@ -74,6 +74,7 @@ def _public(lease: dict) -> dict:
 def _acquire(args: argparse.Namespace) -> int:
     requests = [Request.parse(args.request), *(Request.parse(f) for f in args.fallback)]
     try:
+        context.admin()
         lease = manager().acquire(args.holder, requests, course=args.course, wait=args.wait, ttl=args.ttl)
     except LeaseRefused as refused:
         if not args.json:
@@ -90,7 +91,7 @@ def _acquire(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    lease = manager().release(args.lease)
+    lease = manager().release(args.lease, reason=f"released by {context.admin()} (workbench sessions release)")
     if args.json:
         context.print_json(_public(lease))
     else:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import pwd
 import signal
 import sqlite3
 import subprocess
@@ -149,8 +150,9 @@ def test_class_autograde_idempotent_and_equal_to_grade(course: Path, klass: Path
     assert book["s05"]["score"] == 7.0 and book["s04"]["score"] == 2.0
 
     # manual points, exports, feedback
-    cli("grades", "set", "--course", "ai101", "--lab", "lab1", "--student", "s00", "--task", "essay",
-        "--points", "1", "--comment", "clear explanation", "--by", "prof")
+    adjusted = cli("grades", "set", "--course", "ai101", "--lab", "lab1", "--student", "s00", "--task", "essay",
+                   "--points", "1", "--comment", "clear explanation")
+    assert f"(by {pwd.getpwuid(os.geteuid()).pw_name})" in adjusted.stdout  # the account, not a claimed name
     rows = list(csv.DictReader(io.StringIO(exported("csv"))))
     s00 = next(r for r in rows if r["student"] == "s00")
     assert (s00["score"], s00["essay"], s00["needs_manual"]) == ("8", "1", "no")
@@ -229,3 +231,31 @@ def test_unreadable_submission_is_recorded_not_fatal(course: Path, tmp_path: Pat
     assert "Not graded (failed)" in page.read_text()
     missing = cli("autograde", "--course", "ai101", "--lab", "nope", "--submissions", str(klass), check=False)
     assert missing.returncode == 2 and "no lab 'nope'" in missing.stderr
+
+
+def test_cli_writes_are_the_admins_and_record_who(repo_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A student account that can even write the SQLite store file cannot write through the CLI."""
+    import shutil
+    import tempfile
+
+    from workbench.service.trial import unix_user
+
+    if os.geteuid() != 0:
+        pytest.skip("needs a second Unix account, made with useradd as root (CI runs as root)")
+    student = unix_user("wb-student-a").pw_name
+    shared = Path(tempfile.mkdtemp(prefix="wb-admin-"))
+    try:
+        shared.chmod(0o755)
+        store = shared / "workbench.db"
+        monkeypatch.setenv("WORKBENCH_DB_URL", f"sqlite:///{store}")
+        run = [sys.executable, "-m", "workbench.cli"]
+        subprocess.run([*run, "db", "upgrade"], check=True, capture_output=True)
+        store.chmod(0o666)  # even a store file everyone may write: the CLI still says whose it is
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}, "HOME": "/tmp"}
+        attempt = subprocess.run(["runuser", "-u", student, "--", *run, "course", "add",
+                                  str(repo_root / "curricula" / "intro")], capture_output=True, text=True,
+                                 env=env, cwd="/")
+        assert attempt.returncode == 2, attempt.stderr
+        assert f"the store {store} belongs to root; write commands are its admin's" in attempt.stderr
+    finally:
+        shutil.rmtree(shared)

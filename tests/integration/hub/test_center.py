@@ -53,17 +53,17 @@ def test_a_submission_is_graded_by_the_service_and_private(center: Center, submi
         assert center.api(STUDENT_B, "PUT", f"grades/{sub_id}/test_hello", {"points": 3}, direct=direct)[0] == 403
         assert center.api(STUDENT_B, "POST", "autograde", {"course": "intro", "lab": "hello"}, direct=direct)[0] == 403
         status, listed = center.api(STUDENT_B, "GET", "submissions?course=intro", direct=direct)
-        assert status == 200 and listed == {"submissions": []}
+        assert status == 200 and {s["student"] for s in listed["submissions"]} <= {STUDENT_B}
         status, grades = center.api(STUDENT_B, "GET", "grades?course=intro&lab=hello", direct=direct)
-        assert status == 200 and grades["rows"] == []
+        assert status == 200 and {r["student"] for r in grades["rows"]} <= {STUDENT_B}
     # A's token sent to B's server is refused by the hub's proxy/server, not answered as A
     assert center.api(STUDENT_B, "GET", "me", as_token=STUDENT_A)[0] in (302, 403)
     # the course's instructor sees and grades A's work
     status, grades = center.api(INSTRUCTOR, "GET", "grades?course=intro&lab=hello")
-    assert status == 200 and [r["student"] for r in grades["rows"]] == [STUDENT_A]
+    assert status == 200 and STUDENT_A in [r["student"] for r in grades["rows"]]
     assert center.api(INSTRUCTOR, "GET", f"feedback/{sub_id}?format=json")[0] == 200
     status, queued = center.api(INSTRUCTOR, "POST", "autograde", {"course": "intro", "lab": "hello", "force": True})
-    assert status == 202 and queued["queued"] == [sub_id]
+    assert status == 202 and sub_id in queued["queued"]
 
 
 def test_a_forged_role_in_user_config_changes_nothing(center: Center, submitted: dict[str, Any]) -> None:
@@ -79,7 +79,8 @@ def test_a_forged_role_in_user_config_changes_nothing(center: Center, submitted:
     try:
         assert center.api(STUDENT_B, "GET", "me")[1]["role"] == "student"
         assert center.api(STUDENT_B, "GET", f"feedback/{submitted['id']}?format=json")[0] == 403
-        assert center.api(STUDENT_B, "GET", "grades?course=intro&lab=hello")[1]["rows"] == []
+        assert {r["student"] for r in center.api(STUDENT_B, "GET", "grades?course=intro&lab=hello")[1]["rows"]} <= {
+            STUDENT_B}
     finally:
         (config / "jupyter_workbench_config.py").unlink()
 
@@ -116,7 +117,8 @@ def test_kernels_lease_through_the_service_and_hold_no_secret(center: Center) ->
             method = "GET" if path.endswith(str(lease)) else "POST"
             status, body = center.api(STUDENT_B, method, path, {} if method == "POST" else None, direct=True)
             assert status == 403 and STUDENT_A in body["error"], (path, body)
-        assert center.api(STUDENT_B, "GET", "sessions", direct=True)[1] == {"sessions": []}
+        theirs = center.api(STUDENT_B, "GET", "sessions", direct=True)[1]["sessions"]
+        assert lease not in [s["lease"] for s in theirs] and {s["holder"] for s in theirs} <= {STUDENT_B}
     finally:
         _call("DELETE", f"{base}/{kernel['id']}", None, center.tokens[STUDENT_A])
     deadline = time.monotonic() + 30
@@ -145,3 +147,54 @@ def test_course_sources_and_the_store_are_closed_to_students(center: Center, sub
     assert result.stdout.count("DENIED") == 3 and "READ" not in result.stdout, result.stdout + result.stderr
     # the shipped data, by contrast, is there for the lab
     assert as_user(STUDENT_A, f"print(open({str(center.course_dir / 'course.yaml')!r}).read()[:2])").returncode == 0
+
+
+def _edit_and_submit(center: Center, user: str, mark: str, deadline: float) -> int:
+    """Change the student's copy (as their editor would, through their server) and submit it,
+    retrying while the service is away (the relay answers 502 then); returns the submission id."""
+    from tests.fixtures.hub import _call
+
+    contents = f"{center.url}/user/{user}/api/contents/intro/hello.ipynb"
+    status, model = _call("GET", contents, None, center.tokens[user])
+    assert status == 200, model
+    model["content"]["cells"][0]["source"] += f"\n# {mark}"
+    assert _call("PUT", contents, {"type": "notebook", "format": "json", "content": model["content"]},
+                 center.tokens[user])[0] == 200
+    while time.monotonic() < deadline:
+        status, sub = center.api(user, "POST", "submissions", {"course": "intro", "lab": "hello"})
+        if status == 202:
+            return int(sub["id"])
+        assert status == 502 and "workbench service" in sub["error"], (status, sub)
+        time.sleep(1)
+    pytest.fail(f"the service did not come back: {center.log()[-3000:]}")
+
+
+def test_the_service_killed_mid_class_loses_nothing(center: Center, submitted: dict[str, Any]) -> None:
+    """kill -9 of the service while students submit, a kernel holds a lease and the instructor
+    autogrades: the hub restarts it, and every accepted submission ends graded, the lease lives on."""
+    from tests.fixtures.hub import _call
+
+    center.start_server(STUDENT_B)
+    center.api(STUDENT_B, "POST", "courses/intro/labs/hello/open")
+    kernels = f"{center.url}/user/{STUDENT_B}/api/kernels"
+    status, kernel = _call("POST", kernels, {"name": "workbench-cpu"}, center.tokens[STUDENT_B])
+    assert status == 201, kernel
+    lease = center.api(STUDENT_B, "GET", f"kernels/{kernel['id']}/device")[1]["lease"]
+    deadline = time.monotonic() + 240
+    accepted = [_edit_and_submit(center, user, f"before {i}", deadline) for i in range(2)
+                for user in (STUDENT_A, STUDENT_B)]
+    assert center.api(INSTRUCTOR, "POST", "autograde", {"course": "intro", "lab": "hello", "force": True})[0] == 202
+    pid = subprocess.run(["pgrep", "-u", SERVICE_USER, "-f", "workbench-service"], capture_output=True,
+                         text=True).stdout.split()[0]
+    os.kill(int(pid), 9)
+    accepted += [_edit_and_submit(center, user, "after the kill", deadline) for user in (STUDENT_A, STUDENT_B)]
+    for sub_id in accepted:
+        owner = STUDENT_A if sub_id in accepted[0::2] else STUDENT_B
+        assert _graded(center, owner, sub_id)["status"] == "graded"
+    status, listed = center.api(INSTRUCTOR, "GET", "submissions?course=intro&lab=hello")
+    ids = [s["id"] for s in listed["submissions"]]
+    assert set(accepted) <= set(ids) and len(ids) == len(set(ids))
+    assert all(s["status"] == "graded" for s in listed["submissions"]), listed
+    device = center.api(STUDENT_B, "GET", f"kernels/{kernel['id']}/device")[1]
+    assert device["lease"] == lease and device["state"] == "live", device
+    _call("DELETE", f"{kernels}/{kernel['id']}", None, center.tokens[STUDENT_B])

@@ -114,3 +114,30 @@ def _data_dir() -> str:
     import os
 
     return os.environ["WORKBENCH_DATA_DIR"]
+
+
+def test_a_restart_grades_what_was_left_queued(
+        start_server: Callable[..., Server], course: Path, db_url: str, tmp_path: Path) -> None:
+    """What a killed server left queued is graded when the next one starts; a submission already
+    interrupted twice is marked failed with the reason instead of stalling the queue again."""
+    from workbench.grading import autograde, gradebook, queue_state
+    from workbench.store.models import utcnow
+
+    store = open_store(db_url)
+    source = course / "labs" / "lab1" / "source.ipynb"
+    answer = nbformat.read(source, as_version=4)
+    answer.cells = answer.cells[:1]
+    stored = []
+    for student in ("ann", "bo"):
+        nbformat.write(answer, tmp_path / f"{student}.ipynb")
+        path, sha = gradebook.store_file((tmp_path / f"{student}.ipynb").read_bytes(), tmp_path / "subs", "web101",
+                                         "lab1", student)
+        stored.append(gradebook.Incoming(student, path, sha, utcnow()))
+    ids = [sub_id for sub_id, _ in gradebook.add_submissions(store, "web101", "lab1", stored,
+                                                             autograde.source_digest(source))]
+    queue_state.begin(store, [ids[1]])
+    queue_state.begin(store, [ids[1]])  # bo's submission was being graded when two servers died
+    server = start_server()
+    subs = {s["student"]: s for s in wait_graded(server, 2)}
+    assert subs["ann"]["status"] == "graded" and subs["ann"]["score"] == 3
+    assert subs["bo"]["status"] == "failed" and subs["bo"]["message"] == queue_state.INTERRUPTED

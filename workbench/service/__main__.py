@@ -1,3 +1,0 @@
-from workbench.service.app import main
-
-main()
