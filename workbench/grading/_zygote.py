@@ -12,7 +12,7 @@ further user namespaces allowed, and sets RLIMIT_NPROC only after that, so the c
 sandbox's alone (see ``workbench/grading/identity.py``).
 
 It is standalone (no ``workbench`` import): bwrap shows it only this file, ``inside.py`` (the
-cell runner the child serves), the Python installation and the lab's data. Student code never runs
+cell runner the child serves), the labs' Python installation (which runs it) and the lab's data. Student code never runs
 in this process. Protocol on the inherited Unix socket (fd ``argv[1]``): 12-digit length + JSON;
 ``start`` carries the child's two pipe ends as SCM_RIGHTS and is answered with its pid; ``kill``
 SIGKILLs that child (PID 1 of its namespace, so every descendant dies too) and answers its status,
@@ -101,9 +101,11 @@ def _enter(cmd: dict, fd_in: int, fd_out: int) -> None:
     _check(LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl")
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    hidden = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in cmd.get("rebind", [])]
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={lim['tmp_mb']}m,mode=1777")
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
     _mount("tmpfs", HOME, "tmpfs", MS_NOSUID | MS_NODEV, f"size={lim['tmp_mb']}m,mode=0755")
+    _rebind(hidden)
     for name, content in cmd["files"].items():
         path = os.path.join(HOME, os.path.basename(name))
         with open(path, "wb") as handle:
@@ -131,6 +133,27 @@ def _enter(cmd: dict, fd_in: int, fd_out: int) -> None:
     if os.getuid() == 0 or os.geteuid() == 0 or _effective_caps() != 0:
         os._exit(120)
     os.setsid()
+
+
+def _rebind(hidden: list[tuple[str, int]]) -> None:
+    """Show again, read-only, what the worker binds under /tmp or /dev/shm (the labs' interpreter may
+    be installed there) and the fresh tmpfs just hid: bound from handles opened before it was mounted,
+    onto directories made for it (root's, 0755: the student can read them, not add to them)."""
+    for path, fd in hidden:
+        source = f"/proc/self/fd/{fd}"
+        made = ""
+        for part in os.path.dirname(path).strip("/").split("/"):
+            made += "/" + part
+            if not os.path.isdir(made):
+                os.mkdir(made)
+                os.chmod(made, 0o755)
+        if os.path.isdir(source):
+            os.makedirs(path, exist_ok=True)
+        elif not os.path.exists(path):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+        _mount(source, path, None, MS_BIND | MS_REC)
+        _mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
 
 
 def _drop_bounding_set() -> None:

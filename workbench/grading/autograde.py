@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.grading import gradebook
+from workbench.grading import gradebook, lab_python
 from workbench.grading.grade import grade_plan
 from workbench.grading.identity import bwrap_path, require_sandbox
 from workbench.grading.merge import GradingInputError, make_plan, read_notebook
@@ -260,11 +260,11 @@ class _Pool:
 def autograde(store: Store, course: str, lab: str, source: Path, found: list[Found], storage: Path,
               workers: int = 2, limits: Limits | None = None, policy: gradebook.LatePolicy | None = None,
               unsafe_no_sandbox: bool = False, data_dir: Path | None = None, progress: bool = True,
-              force: bool = False) -> Summary:
+              force: bool = False, python: str = "") -> Summary:
     """Store and register every submission, then grade the pending ones on ``workers`` warm workers
-    (started first, so their imports overlap the registration)."""
+    (started first, so their imports overlap the registration); ``python`` as in ``grade_pending``."""
     require_sandbox(unsafe_no_sandbox)
-    grading = _Grading(store, lab, source, limits, policy, unsafe_no_sandbox, data_dir)
+    grading = _Grading(store, lab, source, limits, policy, unsafe_no_sandbox, data_dir, python)
     pool = grading.pool(max(1, min(workers, len(found)))) if found else None
     try:
         pending, skipped = register_found(store, course, lab, found, storage, grading.source_sha, force)
@@ -281,10 +281,12 @@ def autograde(store: Store, course: str, lab: str, source: Path, found: list[Fou
 
 def grade_pending(store: Store, lab: str, source: Path, pending: list[tuple[int, Path]], workers: int = 2,
                   limits: Limits | None = None, policy: gradebook.LatePolicy | None = None,
-                  unsafe_no_sandbox: bool = False, data_dir: Path | None = None, progress: bool = True) -> Summary:
-    """Grade registered submissions in parallel; each result is committed as soon as it is known."""
+                  unsafe_no_sandbox: bool = False, data_dir: Path | None = None, progress: bool = True,
+                  python: str = "") -> Summary:
+    """Grade registered submissions in parallel; each result is committed as soon as it is known.
+    ``python`` is the setting ``Workbench.effective_lab_python``: the labs' interpreter, '' for ours."""
     require_sandbox(unsafe_no_sandbox)
-    grading = _Grading(store, lab, source, limits, policy, unsafe_no_sandbox, data_dir)
+    grading = _Grading(store, lab, source, limits, policy, unsafe_no_sandbox, data_dir, python)
     if not pending:
         return grading.summary
     return grading.run(grading.pool(max(1, min(workers, len(pending)))), pending, progress)
@@ -294,8 +296,10 @@ class _Grading:
     """One lab's grading run: the source, the limits, the summary, and how one submission is graded."""
 
     def __init__(self, store: Store, lab: str, source: Path, limits: Limits | None,
-                 policy: gradebook.LatePolicy | None, unsafe_no_sandbox: bool, data_dir: Path | None) -> None:
+                 policy: gradebook.LatePolicy | None, unsafe_no_sandbox: bool, data_dir: Path | None,
+                 python: str) -> None:
         self.store, self.lab, self.source, self.data_dir = store, lab, source, data_dir
+        self.python = lab_python.resolve(python)  # before anything is stored: a wrong setting stops here
         self.limits = limits or Limits()
         self.policy = policy or gradebook.LatePolicy()
         self.unsafe = unsafe_no_sandbox
@@ -314,14 +318,15 @@ class _Grading:
     def start_worker(self, index: int, cancel: threading.Event | None = None) -> WarmWorker | None:
         if self.cold:
             return None
-        return WarmWorker(index, self.limits, self.preload, data_dir=self.data_dir, cancel=cancel)
+        return WarmWorker(index, self.limits, self.preload, data_dir=self.data_dir, cancel=cancel,
+                          python=self.python)
 
     def grade_one(self, sub_id: int, path: Path, worker: WarmWorker | None) -> gradebook.Outcome:
         """Grade on the worker's thread; the pool's writer thread commits the outcome."""
         try:
             plan = make_plan(self.source_nb, read_notebook(path, "submission"), self.source)
             spec = SandboxSpec(limits=self.limits, files={path.name: path.read_bytes()}, data_dir=self.data_dir,
-                               preload=self.preload, unsafe_no_sandbox=self.unsafe,
+                               preload=self.preload, unsafe_no_sandbox=self.unsafe, python=self.python,
                                launcher=worker.launcher if worker is not None else None)
             return gradebook.Outcome(sub_id, result=grade_plan(plan, spec))
         except GradingInputError as exc:

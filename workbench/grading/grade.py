@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.grading import checks
+from workbench.grading import checks, lab_python
 from workbench.grading.identity import require_sandbox
 from workbench.grading.merge import Plan, Step, make_plan, read_notebook
 from workbench.grading.runner import CellOutcome, Runner
@@ -183,14 +183,16 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
 
 def grade_notebook(submission: Path, source: Path, limits: Limits | None = None,
                    unsafe_no_sandbox: bool = False, data_dir: Path | None = None,
-                   preload: tuple[str, ...] = ()) -> GradeResult:
-    """Grade one submission notebook against its source notebook."""
+                   preload: tuple[str, ...] = (), python: str = "") -> GradeResult:
+    """Grade one submission notebook against its source notebook; ``python`` is the setting
+    ``Workbench.effective_lab_python`` (the labs' interpreter, '' for the grader's own)."""
     require_sandbox(unsafe_no_sandbox)
+    interpreter = lab_python.resolve(python)
     source_nb = read_notebook(Path(source), "source notebook")
     submission_nb = read_notebook(Path(submission), "submission")
     plan = make_plan(source_nb, submission_nb, Path(source))
     sweep_stale()
     spec = SandboxSpec(limits=limits or Limits(), data_dir=data_dir, preload=preload,
                        files={Path(submission).name: Path(submission).read_bytes()},
-                       unsafe_no_sandbox=unsafe_no_sandbox)
+                       unsafe_no_sandbox=unsafe_no_sandbox, python=interpreter)
     return grade_plan(plan, spec)

@@ -8,11 +8,13 @@ What it is given (see ../shared/notes/sandbox.md for the measurements behind eac
 - an unprivileged identity and a process limit of its own (``identity.py``): as root, no user
   namespace and ``setpriv`` to a per-sandbox host uid; as a normal user, a user namespace in which
   the student is uid 65534 without capabilities. Either way RLIMIT_NPROC is set inside (``prlimit``).
-- read-only: the Python installation, the virtual environment, system libraries, the inside runner
-  (one file), the lab's data. Writable: size-limited tmpfs mounts for /tmp, /dev/shm and the home
-  (the working directory), the submission copied into it from a memfd. Nothing of the host is
-  writable, so a full disk is the sandbox's own tmpfs (ENOSPC) and nothing is left on the host; in
-  particular no source notebook: hidden tests only ever travel through the command pipe.
+- read-only: the Python installation and virtual environment of the labs (``lab_python.py``: the
+  labs' interpreter runs the student's code, by default the grader's own), system libraries, the
+  workbench package, the inside runner (one file), the lab's data. Writable: size-limited tmpfs
+  mounts for /tmp, /dev/shm and the home (the working directory), the submission copied into it
+  from a memfd. Nothing of the host is writable, so a full disk is the sandbox's own tmpfs (ENOSPC)
+  and nothing is left on the host; in particular no source notebook: hidden tests only ever travel
+  through the command pipe.
 - secrets never go on bwrap's command line (it is readable at /proc/1/cmdline inside), nor in its
   environment: ``--clearenv`` clears what the runner gets, but bwrap's own init (PID 1 inside) keeps
   the environment bwrap started with in /proc/1/environ, which the student can read where PID 1 runs
@@ -27,7 +29,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from workbench.grading.identity import bwrap_path, cold_identity, cold_uid
+from workbench.grading.lab_python import LabPython, own
 
 INSIDE_RUNNER = Path(__file__).with_name("_inside.py")
 HOME = "/home/student"
@@ -78,6 +80,7 @@ class SandboxSpec:
     data_dir: Path | None = None
     preload: tuple[str, ...] = ()
     unsafe_no_sandbox: bool = False
+    python: LabPython = field(default_factory=own)  # the labs' interpreter (Workbench.lab_python)
     # Who starts the process: None is a cold bwrap per sandbox; a warm worker (warm.py) forks one.
     launcher: Callable[[SandboxSpec], SandboxProcess] | None = None
 
@@ -109,35 +112,41 @@ def sweep_stale(max_age_s: float = 3600.0) -> None:
             continue
 
 
-def _ro_paths() -> list[str]:
-    """Host paths the student's Python needs, read-only: system dirs, the interpreter, the venv, and the
-    workbench package itself (labs import ``workbench.labs``; an editable install keeps it outside the venv)."""
+def ro_paths(python: LabPython) -> list[str]:
+    """Host paths the student's Python needs, read-only: system dirs, the labs' interpreter and its
+    environment, and the workbench package itself (labs import ``workbench.labs``; an editable install
+    keeps it outside the venv)."""
     package = str(Path(__file__).resolve().parents[1])
     wanted = ["/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc/alternatives", "/etc/ld.so.cache",
-              "/etc/ssl", "/etc/localtime", sys.base_prefix, sys.prefix, package]
+              "/etc/ssl", "/etc/localtime", *python.ro_paths(), package]
     return [p for p in dict.fromkeys(wanted) if os.path.exists(p)]
 
 
 BWRAP_ENV: dict[str, str] = {}  # bwrap's own environment (see the module docstring); argv[0] is its full path
-SANDBOX_ENV = ["--hostname", "sandbox", "--clearenv",
-               "--setenv", "HOME", HOME, "--setenv", "PATH", f"{sys.prefix}/bin:/usr/bin:/bin",
-               "--setenv", "LANG", "C.UTF-8", "--setenv", "IPYTHONDIR", "/tmp/ipython",
-               "--setenv", "MPLCONFIGDIR", "/tmp/mpl", "--setenv", "MPLBACKEND", "agg",
-               "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
-               "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
 
 
-def bwrap_view(lim: Limits) -> list[str]:
+def sandbox_env(python: LabPython) -> list[str]:
+    """The runner's whole environment (``--clearenv`` first), with the labs' interpreter's bin on PATH."""
+    return ["--hostname", "sandbox", "--clearenv",
+            "--setenv", "HOME", HOME, "--setenv", "PATH", f"{python.bin_dir}:/usr/bin:/bin",
+            "--setenv", "LANG", "C.UTF-8", "--setenv", "IPYTHONDIR", "/tmp/ipython",
+            "--setenv", "MPLCONFIGDIR", "/tmp/mpl", "--setenv", "MPLBACKEND", "agg",
+            "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
+            "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+
+
+def bwrap_view(lim: Limits, python: LabPython) -> list[str]:
     """bwrap's namespaces and file view shared by cold sandboxes and warm workers: read-only system
     and Python, size-limited /tmp and /dev/shm, an empty /opt/workbench and /home; no host secrets
-    (``--clearenv``: the grader's environment, store URL included, never reaches student code)."""
+    (``--clearenv``: the grader's environment, store URL included, never reaches student code).
+    The binds come after the /tmp tmpfs, so an interpreter installed under /tmp shows through it."""
     argv = [bwrap_path() or "bwrap", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
             "--proc", "/proc", "--dev", "/dev",
             "--perms", "1777", "--size", str(lim.tmp_mb << 20), "--tmpfs", "/tmp",
             "--perms", "1777", "--size", str(16 << 20), "--tmpfs", "/dev/shm"]
     made: set[str] = set()
-    for path in _ro_paths():
+    for path in ro_paths(python):
         for parent in reversed(Path(path).parents):
             if str(parent) != "/" and str(parent) not in made:
                 made.add(str(parent))
@@ -158,7 +167,7 @@ class Sandbox:
 
     def _argv(self, child_in: int, child_out: int, files: dict[str, int]) -> list[str]:
         lim = self.spec.limits
-        runner = [sys.executable, "-I", "-B", "/opt/workbench/inside.py",
+        runner = [self.spec.python.executable, "-I", "-B", "/opt/workbench/inside.py",
                   str(child_in), str(child_out), str(lim.output_bytes), ",".join(self.spec.preload)]
         if self._unsandboxed():
             runner[3] = str(INSIDE_RUNNER)
@@ -166,13 +175,14 @@ class Sandbox:
         options, prefix = cold_identity(cold_uid(), lim.processes)
         # The home is a tmpfs as large as /tmp (a host directory would let a submission fill the
         # host's disk); bwrap copies each file in from its memfd (``--file``).
-        argv = [*bwrap_view(lim), *options, "--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
+        argv = [*bwrap_view(lim, self.spec.python), *options,
+                "--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
                 "--perms", "0777", "--size", str(lim.tmp_mb << 20), "--tmpfs", HOME]
         for name, fd in files.items():
             argv += ["--perms", "0666", "--file", str(fd), f"{HOME}/{name}"]
         if self.spec.data_dir is not None:
             argv += ["--ro-bind", str(self.spec.data_dir), f"{HOME}/data"]
-        return [*argv, "--chdir", HOME, *SANDBOX_ENV, "--", *prefix, *runner]
+        return [*argv, "--chdir", HOME, *sandbox_env(self.spec.python), "--", *prefix, *runner]
 
     def _unsandboxed(self) -> bool:
         return self.spec.unsafe_no_sandbox and bwrap_path() is None

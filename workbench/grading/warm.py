@@ -10,6 +10,8 @@ child) but runs only this project's code; the children drop everything before st
 As root the worker is root without a user namespace and each child switches to the worker's own host
 uid; as a normal user the worker is uid 0 of a user namespace of its own and each child enters a
 nested one as uid 65534 (``identity.py`` says why, and how the process limit is kept per sandbox).
+The worker runs the labs' interpreter (``lab_python.py``), so the images it forks have the labs'
+frameworks imported, whatever the grader itself has installed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import re
 import select
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -36,10 +37,21 @@ from workbench.grading.identity import (
     worker_identity,
     worker_uid,
 )
-from workbench.grading.sandbox import BWRAP_ENV, HOME, INSIDE_RUNNER, SANDBOX_ENV, Limits, SandboxSpec, bwrap_view
+from workbench.grading.lab_python import LabPython, own
+from workbench.grading.sandbox import (
+    BWRAP_ENV,
+    HOME,
+    INSIDE_RUNNER,
+    Limits,
+    SandboxSpec,
+    bwrap_view,
+    ro_paths,
+    sandbox_env,
+)
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
 HEAVY = ("torch", "mindspore")
+FRESH_TMPFS = ("/tmp", "/dev/shm")  # each forked sandbox mounts its own there (_zygote.py)
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_][\w]*)", re.MULTILINE)
 
 
@@ -57,6 +69,12 @@ def preload_for(sources: list[str]) -> tuple[str, ...]:
     return ("numpy", "IPython.core.interactiveshell", "IPython.utils.capture", *heavy)
 
 
+def _hidden_by_fresh_tmpfs(python: LabPython) -> list[str]:
+    """The worker's read-only paths under /tmp or /dev/shm (an interpreter may be installed there, as
+    in tests), which a forked sandbox's fresh tmpfs would hide: the sandbox binds them again."""
+    return [p for p in ro_paths(python) if any(p == t or p.startswith(t + "/") for t in FRESH_TMPFS)]
+
+
 class WarmWorker:
     """One fork server; ``launcher`` gives ``SandboxSpec`` a factory of sandboxes forked from it.
 
@@ -65,22 +83,24 @@ class WarmWorker:
     A clone lives as long as the worker it came from, so close clones first."""
 
     def __init__(self, index: int, limits: Limits, preload: tuple[str, ...], data_dir: Path | None = None,
-                 start_timeout: float = 120.0, cancel: threading.Event | None = None) -> None:
+                 start_timeout: float = 120.0, cancel: threading.Event | None = None,
+                 python: LabPython | None = None) -> None:
         if bwrap_path() is None:
             raise WorkerError("bubblewrap (bwrap) is not installed; warm workers need it "
                               "(apt-get install bubblewrap), or grade with --unsafe-no-sandbox")
         if not as_root():
             require_user_namespaces()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._attach(index, limits, ours, origin=None)
-        argv = [*bwrap_view(limits), *worker_identity()]
+        python = python or own()
+        self._attach(index, limits, ours, origin=None, rebind=_hidden_by_fresh_tmpfs(python))
+        argv = [*bwrap_view(limits, python), *worker_identity()]
         argv += ["--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
                  "--ro-bind", str(ZYGOTE), "/opt/workbench/zygote.py",
                  "--perms", "0755", "--dir", HOME]
         if data_dir is not None:
             argv += ["--ro-bind", str(data_dir), "/opt/workbench/data"]
-        argv += ["--chdir", HOME, *SANDBOX_ENV, "--",
-                 sys.executable, "-I", "-B", "/opt/workbench/zygote.py", str(theirs.fileno()), ",".join(preload)]
+        argv += ["--chdir", HOME, *sandbox_env(python), "--",
+                 python.executable, "-I", "-B", "/opt/workbench/zygote.py", str(theirs.fileno()), ",".join(preload)]
         self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(theirs.fileno(),), close_fds=True, start_new_session=True, env=BWRAP_ENV)
@@ -94,8 +114,9 @@ class WarmWorker:
             raise WorkerError(f"warm worker {index} did not start ({reply.get('error', 'no answer')}); "
                               "check that bubblewrap works here (`bwrap --ro-bind / / true`)")
 
-    def _attach(self, index: int, limits: Limits, sock: socket.socket, origin: WarmWorker | None) -> None:
-        self.index, self.limits, self.sock, self.origin = index, limits, sock, origin
+    def _attach(self, index: int, limits: Limits, sock: socket.socket, origin: WarmWorker | None,
+                rebind: list[str]) -> None:
+        self.index, self.limits, self.sock, self.origin, self.rebind = index, limits, sock, origin, rebind
         self.uid = worker_uid(index)
         self.userns = not as_root()  # each sandbox then enters a user namespace of its own
         self.lock = threading.Lock()
@@ -109,7 +130,7 @@ class WarmWorker:
         finally:
             theirs.close()
         twin = WarmWorker.__new__(WarmWorker)
-        twin._attach(index, self.limits, ours, origin=self)
+        twin._attach(index, self.limits, ours, origin=self, rebind=self.rebind)
         ready = twin._read(time.monotonic() + timeout) if "pid" in reply else reply
         if not ready.get("ready"):
             twin.close()
@@ -192,7 +213,7 @@ class WarmSandbox:
         lim = self.spec.limits
         child_in, self.to_child = os.pipe()
         self.from_child, child_out = os.pipe()
-        cmd = {"op": "start", "uid": self.worker.uid, "userns": self.worker.userns,
+        cmd = {"op": "start", "uid": self.worker.uid, "userns": self.worker.userns, "rebind": self.worker.rebind,
                "files": {Path(name).name: base64.b64encode(content).decode()
                          for name, content in self.spec.files.items()},
                "limits": {"memory_mb": lim.memory_mb, "cpu_seconds": lim.cpu_seconds, "file_mb": lim.file_mb,

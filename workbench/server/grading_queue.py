@@ -12,6 +12,7 @@ import concurrent.futures
 import logging
 from pathlib import Path
 
+from workbench.config import load_settings
 from workbench.curriculum import catalog
 from workbench.errors import WorkbenchError
 from workbench.grading import autograde, queue_state
@@ -49,7 +50,8 @@ class GradingQueue:
         data = Path(catalog.get_course_path(self.store, course)) / "data"
         autograde.grade_pending(self.store, lab, source, pending, workers=workers, progress=False,
                                 limits=Limits.for_lab(catalog.lab_limits(self.store, course, lab)),
-                                data_dir=data if data.is_dir() else None)
+                                data_dir=data if data.is_dir() else None,
+                                python=load_settings().effective_lab_python)
 
     def resume(self) -> int:
         """Queue again what a previous run of this server left queued; returns how many."""
