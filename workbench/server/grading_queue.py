@@ -12,7 +12,6 @@ import concurrent.futures
 import logging
 from pathlib import Path
 
-from workbench.config import load_settings
 from workbench.curriculum import catalog
 from workbench.errors import WorkbenchError
 from workbench.grading import autograde, queue_state
@@ -21,8 +20,9 @@ from workbench.store import Store
 
 
 class GradingQueue:
-    def __init__(self, store: Store, log: logging.Logger | logging.LoggerAdapter) -> None:
+    def __init__(self, store: Store, log: logging.Logger | logging.LoggerAdapter, lab_python: str = "") -> None:
         self.store = store
+        self.lab_python = lab_python  # the server's own settings, command line included
         self.log = log
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-grading")
 
@@ -51,7 +51,7 @@ class GradingQueue:
         autograde.grade_pending(self.store, lab, source, pending, workers=workers, progress=False,
                                 limits=Limits.for_lab(catalog.lab_limits(self.store, course, lab)),
                                 data_dir=data if data.is_dir() else None,
-                                python=load_settings().effective_lab_python)
+                                python=self.lab_python)
 
     def resume(self) -> int:
         """Queue again what a previous run of this server left queued; returns how many."""

@@ -242,7 +242,7 @@ def test_cli_writes_are_the_admins_and_record_who(repo_root: Path, monkeypatch: 
 
     if os.geteuid() != 0:
         pytest.skip("needs a second Unix account, made with useradd as root (CI runs as root)")
-    student = unix_user("wb-student-a").pw_name
+    student = unix_user("wb-cli-student").pw_name
     shared = Path(tempfile.mkdtemp(prefix="wb-admin-"))
     try:
         shared.chmod(0o755)
