@@ -78,6 +78,21 @@ def _pwfile(secret: Path, owner: pwd.struct_passwd) -> Path:
     return Path(name)
 
 
+def hub_environment(venv_bin: Path, state: Path, port: int, service_env: dict[str, str], users: list[str],
+                    groups: dict[str, list[str]], proxy: str) -> dict[str, str]:
+    """The environment ``jupyter-config/hub/jupyterhub_config.py`` reads: this process's, less any
+    store or Jupyter setting (the hub passes the store to the service alone), plus the center's
+    ports, accounts, groups and the service's own environment. The service listens on ``port + 3``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "JUPYTER"))}
+    env.update({
+        "WB_HUB_VENV_BIN": str(venv_bin), "WB_HUB_STATE": str(state), "WB_HUB_PORT": str(port),
+        "WB_HUB_SERVICE_PORT": str(port + 3), "WB_HUB_SERVICE_USER": SERVICE_USER,
+        "WB_HUB_SERVICE_ENV": json.dumps(service_env), "WB_HUB_USERS": " ".join(users),
+        "WB_HUB_GROUPS": json.dumps(groups), "WB_HUB_PROXY": proxy,
+    })
+    return env
+
+
 def main() -> None:
     if os.geteuid() != 0:
         sys.exit("make hub needs root: it makes the class's Unix accounts and starts each user's server as "
@@ -104,22 +119,17 @@ def main() -> None:
     for command in (["db", "upgrade"], ["course", "add", str(course)]):
         subprocess.run([str(venv_bin / "workbench"), *command], check=True, env=env, stdout=subprocess.DEVNULL)
     port = int(os.environ.get("PORT", "8000"))
+    instructors = [name for name, role in CLASS.items() if role == "instructor"]
     print(f"\nA workbench center on http://127.0.0.1:{port}/ — log in as:")
     for name, password in passwords.items():
         print(f"  {CLASS[name]:<10} {name:<14} password {password}")
     print("(passwords kept in .hub/passwords.json; Ctrl-C stops the hub and its servers)\n", flush=True)
-    hub_env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "JUPYTER"))}
-    hub_env.update({
-        "WB_HUB_VENV_BIN": str(venv_bin), "WB_HUB_STATE": str(state / "hub"), "WB_HUB_PORT": str(port),
-        "WB_HUB_SERVICE_PORT": str(port + 3), "WB_HUB_SERVICE_USER": SERVICE_USER,
-        "WB_HUB_SERVICE_ENV": json.dumps({"WORKBENCH_DB_URL": db_url, "WORKBENCH_DATA_DIR": str(data)}),
-        "WB_HUB_USERS": " ".join(passwords),
-        "WB_HUB_GROUPS": json.dumps({"instructors:intro": [n for n, r in CLASS.items() if r == "instructor"]}),
-        "WB_HUB_PROXY": str(repo / ".hub-proxy/node_modules/.bin/configurable-http-proxy"),
-    })
+    env = hub_environment(venv_bin, state / "hub", port, {"WORKBENCH_DB_URL": db_url, "WORKBENCH_DATA_DIR": str(data)},
+                          list(passwords), {"instructors:intro": instructors},
+                          str(repo / ".hub-proxy/node_modules/.bin/configurable-http-proxy"))
     os.chdir(state)
     os.execve(str(venv_bin / "jupyterhub"), [str(venv_bin / "jupyterhub"), "-f",
-                                              str(repo / "jupyter-config/hub/jupyterhub_config.py")], hub_env)
+                                              str(repo / "jupyter-config/hub/jupyterhub_config.py")], env)
 
 
 if __name__ == "__main__":
