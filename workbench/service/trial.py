@@ -47,8 +47,9 @@ def place_course(source: Path, target: Path, owner: pwd.struct_passwd) -> Path:
     return target
 
 
-def _postgres(state: Path) -> str:
-    """A cluster of the trial's own on port 5433, as the ``postgres`` account; the URL with a password."""
+def start_postgres(state: Path, port: int = 5433) -> str:
+    """A PostgreSQL cluster of the center's own under ``state/pg``, run as the ``postgres`` account
+    (password login only); returns its URL, password included."""
     bindir = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
     data, secret_file = state / "pg", state / "db-password"
     postgres = pwd.getpwnam("postgres")
@@ -64,9 +65,9 @@ def _postgres(state: Path) -> str:
         finally:
             pwfile.unlink()
     subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(data), "-o",
-                    f"-p 5433 -k {data} -c listen_addresses=127.0.0.1", "-l", str(data / "server.log"), "-w",
+                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "-l", str(data / "server.log"), "-w",
                     "start"], capture_output=True)
-    return f"postgresql+psycopg://postgres:{secret_file.read_text()}@127.0.0.1:5433/postgres"
+    return f"postgresql+psycopg://postgres:{secret_file.read_text()}@127.0.0.1:{port}/postgres"
 
 
 def _pwfile(secret: Path, owner: pwd.struct_passwd) -> Path:
@@ -114,7 +115,7 @@ def main() -> None:
     courses = state / "courses"
     courses.mkdir(mode=0o755, exist_ok=True)
     course = place_course(repo / "curricula" / "intro", courses / "intro", service)
-    db_url = _postgres(state)
+    db_url = start_postgres(state)
     env = {**os.environ, "WORKBENCH_DB_URL": db_url, "WORKBENCH_DATA_DIR": str(data)}
     for command in (["db", "upgrade"], ["course", "add", str(course)]):
         subprocess.run([str(venv_bin / "workbench"), *command], check=True, env=env, stdout=subprocess.DEVNULL)
