@@ -69,6 +69,15 @@ class Workbench(Configurable):
         Unicode(), help="Extra salloc arguments for kernel allocations, e.g. ['--account=ai101', '--qos=lab']."
     ).tag(config=True)
 
+    isolate_devices = Bool(
+        None, allow_none=True,
+        help="Start each kernel in a mount namespace where only its leased device files exist (none for a CPU "
+        "lease; bubblewrap), so changing ASCEND_RT_VISIBLE_DEVICES / CUDA_VISIBLE_DEVICES reaches no other device. "
+        "None (default): wherever bwrap works and this machine has an NPU/GPU device file to hide; True: required, "
+        "a kernel start fails when bwrap cannot or a leased device file is missing; False: off. Slurm kernels "
+        "are confined by their allocation's device cgroup instead (docs/devices.md).",
+    ).tag(config=True)
+
     service_url = Unicode(
         "", help="URL of the JupyterHub workbench service, e.g. http://127.0.0.1:10101/services/workbench/ "
         f"(env {ENV_SERVICE_URL} wins). When set, this single-user server holds no store: shared state "

@@ -1,7 +1,8 @@
 """Inside the kernel: which device this kernel holds, for how long, and binding a framework to it.
 
-The provisioner put the lease id and the visible device ids in the environment; frameworks see
-the leased devices re-indexed from 0, so binding is always "device 0 of the leased kind".
+The provisioner put the lease id and the leased device ids in the environment; frameworks see
+the leased devices re-indexed from 0 (an isolated kernel has no others), so binding is always
+"device 0 of the leased kind".
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def current_session() -> DeviceSession:
     lease = os.environ.get("WORKBENCH_LEASE")
     kind = os.environ.get("WORKBENCH_DEVICE_KIND", "cpu")
     variable = {"npu": "ASCEND_RT_VISIBLE_DEVICES", "gpu": "CUDA_VISIBLE_DEVICES"}.get(kind)
-    ids = os.environ.get(variable, "") if variable else ""
+    # the leased ids; an isolated kernel's visibility variable counts its devices from 0 instead
+    ids = os.environ.get("WORKBENCH_DEVICE_IDS") or (os.environ.get(variable, "") if variable else "")
     return DeviceSession(int(lease) if lease else None, kind, [i for i in ids.split(",") if i])
 
 

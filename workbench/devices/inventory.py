@@ -25,6 +25,12 @@ import yaml
 from workbench.errors import ConfigError
 
 KINDS = ("npu", "gpu", "cpu")
+# Where a device is on this machine, unless the admin file says otherwise (``path:`` / ``control:``):
+# its own character device, and the control nodes every process of its driver opens as well (the set
+# the vendors' container runtimes pass in: Ascend Docker Runtime, nvidia-container-toolkit).
+DEFAULT_PATHS = {"npu": "/dev/davinci{id}", "gpu": "/dev/nvidia{id}"}
+CONTROL_NODES = {"npu": ("/dev/davinci_manager", "/dev/devmm_svm", "/dev/hisi_hdc"),
+                 "gpu": ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset")}
 PROBE_TIMEOUT_S = 10
 _CACHE_S = 30.0
 _cache: dict[str, tuple[float, list[Device]]] = {}
@@ -32,7 +38,10 @@ _cache: dict[str, tuple[float, list[Device]]] = {}
 
 @dataclass(frozen=True)
 class Device:
-    """One leasable device; ``ident`` is the id the visibility variable takes (logical for NPUs)."""
+    """One leasable device; ``ident`` is the id the visibility variable takes (logical for NPUs).
+
+    ``path`` and ``control`` say where it is on this machine (empty / None: the kind's default), so
+    that a kernel can be given exactly these nodes and no others (``isolation.py``)."""
 
     kind: str
     ident: str
@@ -40,9 +49,18 @@ class Device:
     memory_mb: int | None = None
     health: str = "OK"
     source: str = "discovered"
+    path: str = ""
+    control: tuple[str, ...] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def nodes(self) -> dict[str, Any]:
+        """``{"path": ..., "control": [...]}`` for an accelerator (what its kernel is given), ``{}`` for a CPU slot."""
+        if self.kind not in DEFAULT_PATHS:
+            return {}
+        control = CONTROL_NODES[self.kind] if self.control is None else self.control
+        return {"path": self.path or DEFAULT_PATHS[self.kind].format(id=self.ident), "control": list(control)}
 
 
 def _memory_mb() -> int | None:
@@ -118,19 +136,36 @@ def discover_npus() -> list[Device]:
 
 # --- NVIDIA -------------------------------------------------------------------------------------
 
-def parse_nvidia_smi(text: str) -> list[Device]:
-    """``nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader,nounits``."""
+NVIDIA_PROC = "/proc/driver/nvidia/gpus"
+
+
+def nvidia_node(bus_id: str, proc: str = NVIDIA_PROC) -> str:
+    """The GPU's device file from its PCI address: ``/dev/nvidia<Device Minor>`` as the driver reports it in
+    ``/proc/driver/nvidia/gpus/<bus>/information``, because the minor number is not always the
+    ``nvidia-smi`` index; "" when the driver does not say."""
+    domain, _, rest = bus_id.strip().lower().partition(":")
+    try:
+        text = (Path(proc) / f"{domain[-4:]}:{rest}" / "information").read_text()
+    except (OSError, ValueError):
+        return ""
+    minor = re.search(r"^Device Minor:\s*(\d+)", text, re.MULTILINE)
+    return f"/dev/nvidia{minor.group(1)}" if minor else ""
+
+
+def parse_nvidia_smi(text: str, proc: str = NVIDIA_PROC) -> list[Device]:
+    """``nvidia-smi --query-gpu=index,name,memory.total,pci.bus_id --format=csv,noheader,nounits``."""
     devices = []
     for line in text.splitlines():
         parts = [p.strip() for p in line.split(",")]
         if len(parts) >= 3 and parts[0].isdigit():
             memory = int(float(parts[2])) if re.fullmatch(r"[\d.]+", parts[2]) else None
-            devices.append(Device("gpu", parts[0], parts[1], memory, "OK", "nvidia-smi"))
+            path = nvidia_node(parts[3], proc) if len(parts) >= 4 else ""
+            devices.append(Device("gpu", parts[0], parts[1], memory, "OK", "nvidia-smi", path))
     return devices
 
 
 def discover_gpus() -> list[Device]:
-    text = _run(["nvidia-smi", "--query-gpu=index,name,memory.total", "--format=csv,noheader,nounits"])
+    text = _run(["nvidia-smi", "--query-gpu=index,name,memory.total,pci.bus_id", "--format=csv,noheader,nounits"])
     if text is not None:
         return parse_nvidia_smi(text)
     if not os.path.exists("/dev/nvidiactl"):
@@ -180,8 +215,30 @@ def _declared(entries: Any, where: str) -> dict[str, list[Device]]:
                 raise ConfigError(f"{where}: devices entry {number} ({kind}) needs 'ids: [0, 1, ...]'")
         model = str(entry.get("model", "CPU slot" if kind == "cpu" else ""))
         memory = entry.get("memory_mb")
-        declared.setdefault(kind, []).extend(Device(kind, i, model, memory, "OK", "file") for i in ids)
+        paths, control = _node_keys(entry, kind, ids, f"{where}: devices entry {number} ({kind})")
+        declared.setdefault(kind, []).extend(Device(kind, i, model, memory, "OK", "file", p, control)
+                                             for i, p in zip(ids, paths, strict=True))
     return declared
+
+
+def _node_keys(entry: dict[str, Any], kind: str, ids: list[str],
+               where: str) -> tuple[list[str], tuple[str, ...] | None]:
+    """An entry's device files: ``path`` (a pattern with ``{id}``, or one path per id) and ``control``."""
+    path, control = entry.get("path", ""), entry.get("control")
+    if kind == "cpu" and (path or control is not None):
+        raise ConfigError(f"{where}: CPU slots have no device files; remove 'path' / 'control'")
+    if isinstance(path, list):
+        if len(path) != len(ids) or not all(isinstance(p, str) and p.startswith("/") for p in path):
+            raise ConfigError(f"{where}: 'path' as a list needs one absolute path per id ({len(ids)})")
+        paths = list(path)
+    elif isinstance(path, str) and (not path or (path.startswith("/") and ("{id}" in path or len(ids) == 1))):
+        paths = [path.format(id=i) for i in ids]
+    else:
+        raise ConfigError(f"{where}: 'path' must be an absolute pattern such as /dev/davinci{{id}}, or a list")
+    if control is not None and (not isinstance(control, list)
+                                or not all(isinstance(c, str) and c.startswith("/") for c in control)):
+        raise ConfigError(f"{where}: 'control' must be a list of absolute paths, e.g. [/dev/davinci_manager]")
+    return paths, None if control is None else tuple(control)
 
 
 def devices(path: str = "", *, discover: bool | None = None) -> list[Device]:

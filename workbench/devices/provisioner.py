@@ -8,6 +8,8 @@ ascending, re-indexed from 0 inside the kernel); a thread renews the lease while
 lives, so a ``kill -9`` of the kernel — or of the server — lets the deadline reclaim it. Placement
 goes through the configured backend (``Workbench.backend``): local, or a Slurm allocation that the
 kernel is ``srun`` into; under JupyterHub (``Workbench.service_url``) the workbench service leases.
+On this machine the backend also isolates the kernel, so the variables are not all that keeps it to
+its devices (``isolation.py``); a kernel that cannot be started so gives its lease back at once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from workbench.config import load_settings
 from workbench.devices import backends
 from workbench.devices.backends import ENV_LEASE, VISIBLE, Backend, device_env
 from workbench.devices.leases import Request
+from workbench.errors import WorkbenchError
 
 __all__ = ["ENV_LEASE", "VISIBLE", "WorkbenchProvisioner", "device_env", "holder_name"]
 
@@ -61,16 +64,37 @@ class WorkbenchProvisioner(LocalProvisioner):
         else:
             self.lease = {**self.lease, **await asyncio.to_thread(backend.renew, self.lease["lease"])}
         env = dict(kwargs.get("env") or os.environ)
-        env.update(backend.environment(self.lease))
+        try:
+            env.update(await asyncio.to_thread(backend.environment, self.lease))
+        except WorkbenchError as exc:
+            await self._give_back(backend, exc)
+            raise
         kwargs["env"] = env
         return await super().pre_launch(**kwargs)
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
         if self.lease is not None:
-            cmd = (await asyncio.to_thread(self._backend)).command(self.lease, cmd)
+            backend = await asyncio.to_thread(self._backend)
+            try:
+                cmd = await asyncio.to_thread(backend.command, self.lease, cmd)
+            except WorkbenchError as exc:
+                await self._give_back(backend, exc)
+                raise
         info = await super().launch_kernel(cmd, **kwargs)
         self._start_heartbeat()
         return info
+
+    async def _give_back(self, backend: Backend, exc: WorkbenchError) -> None:
+        """The kernel cannot start as its lease requires (e.g. isolation impossible): release the lease
+        now rather than hold the device until the deadline reclaims it."""
+        if self.lease is None:
+            return
+        if self._stop is not None:
+            self._stop.set()
+            self._stop = None
+        lease_id, self.lease = self.lease["lease"], None
+        self.log.error("workbench: kernel %s not started: %s", self.kernel_id, exc.message)
+        await asyncio.to_thread(backend.release, lease_id, f"kernel not started: {exc.message}")
 
     async def send_signal(self, signum: int) -> None:
         """Signals reach the kernel inside its placement (``srun`` would not forward a lone SIGINT)."""

@@ -7,6 +7,10 @@ command is started there. ``local`` hands out this machine's inventory through t
 JupyterHub, ``Workbench.service_url`` set) asks the workbench service, which owns the store and
 places with its own backend (``for_server``). A Kubernetes backend is one more module that
 implements the same five methods and one more name in ``BACKENDS``.
+
+On this machine (local and service leases) ``command`` also isolates the kernel: only its leased
+device files exist inside it (``isolation.py``, ``Workbench.isolate_devices``); a Slurm kernel is
+confined by its allocation's device cgroup instead.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from workbench.config import Workbench
+from workbench.devices import isolation
+from workbench.devices.inventory import Device
+from workbench.devices.isolation import VISIBLE
 from workbench.devices.leases import LeaseManager, Request
 from workbench.errors import ConfigError
 
-VISIBLE = {"npu": "ASCEND_RT_VISIBLE_DEVICES", "gpu": "CUDA_VISIBLE_DEVICES"}
 ENV_LEASE = "WORKBENCH_LEASE"
+ENV_DEVICE_IDS = "WORKBENCH_DEVICE_IDS"  # the leased ids themselves (an isolated kernel's variable counts from 0)
 BACKENDS = {"local": "workbench.devices.backends.local:LocalBackend",
             "slurm": "workbench.devices.backends.slurm:SlurmBackend"}
 
@@ -29,7 +36,7 @@ BACKENDS = {"local": "workbench.devices.backends.local:LocalBackend",
 def device_env(lease: dict[str, Any]) -> dict[str, str]:
     """What the kernel process must see for this lease (CPU leases hide every accelerator)."""
     ids = ",".join(d["id"] for d in sorted(lease["devices"], key=lambda d: int(d["id"])))
-    env = {ENV_LEASE: str(lease["lease"]), "WORKBENCH_DEVICE_KIND": lease["kind"]}
+    env = {ENV_LEASE: str(lease["lease"]), "WORKBENCH_DEVICE_KIND": lease["kind"], ENV_DEVICE_IDS: ids}
     for kind, variable in VISIBLE.items():
         env[variable] = ids if lease["kind"] == kind else ""
     return env
@@ -50,12 +57,29 @@ class Backend(ABC):
         """A live lease for the first request (then fallbacks) that can be placed; raises ``LeaseRefused``."""
 
     def environment(self, lease: dict[str, Any]) -> dict[str, str]:
-        """Variables the kernel needs to see only its devices."""
-        return device_env(lease)
+        """Variables the kernel needs to see only its devices (counted from 0 when it is isolated)."""
+        env = device_env(lease)
+        if self.isolated(lease):
+            env.update(isolation.environment(lease, self.known_devices()))
+        return env
 
     def command(self, lease: dict[str, Any], argv: list[str]) -> list[str]:
-        """The kernel command, wrapped so that it runs inside the placement (identity when local)."""
-        return argv
+        """The kernel command, wrapped so that it runs inside the placement: here, a namespace holding
+        only the leased device files (none for a CPU lease; unchanged with isolation off)."""
+        if not self.isolated(lease):
+            return argv
+        strict = self.settings is not None and self.settings.isolate_devices is True
+        return isolation.wrap(lease, argv, self.known_devices(), strict=strict)
+
+    def known_devices(self) -> list[Device]:
+        """This machine's inventory: where each device file is (``path:`` / ``control:``)."""
+        return list(self.manager.devices)
+
+    def isolated(self, lease: dict[str, Any]) -> bool:
+        """Whether ``lease``'s kernel runs isolated (``Workbench.isolate_devices``; raises when required
+        and impossible)."""
+        setting = self.settings.isolate_devices if self.settings is not None else None
+        return isolation.applies(lease, setting, self.known_devices())
 
     def signal(self, lease: dict[str, Any], signum: int) -> bool:
         """Deliver ``signum`` to the kernel inside the placement; False means "signal the process yourself"."""

@@ -12,9 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from workbench.config import Workbench
+from workbench.devices import inventory
 from workbench.devices.backends import Backend
+from workbench.devices.inventory import Device
 from workbench.devices.leases import Request
 from workbench.devices.policy import LeaseRefused
+from workbench.errors import WorkbenchError
 from workbench.service.client import ServiceClient, ServiceError
 
 
@@ -55,3 +58,12 @@ class ServiceBackend(Backend):
 
     def heartbeat_s(self, lease: dict[str, Any]) -> float:
         return float(lease["heartbeat_s"])
+
+    def known_devices(self) -> list[Device]:
+        """The service owns the inventory; the kernel runs here, on the same machine, so where its device
+        files are comes from this server's own view (its inventory file if it may read one, else
+        discovery), and from the kinds' default paths when neither answers."""
+        try:
+            return inventory.devices(self.settings.effective_inventory if self.settings else "")
+        except WorkbenchError:
+            return []
