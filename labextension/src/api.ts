@@ -156,6 +156,40 @@ export interface IGradeRow {
   tasks: Record<string, ITaskGrade>;
 }
 
+/** Students with these points: exactly low when low == high, else in [low, high) (the last range closed). */
+export interface IHistogramBin {
+  low: number;
+  high: number;
+  count: number;
+}
+
+/** A task of a submission that failed because a sandbox limit was reached. */
+export interface ILimitFailure {
+  student: string;
+  submission: number;
+  task: string;
+  /** memory, time, output, disk, processes, file size. */
+  kind: string;
+  status: string;
+  message: string;
+}
+
+/** The class at a glance (instructors): histograms and the tasks lost to limits. */
+export interface IOverview {
+  students: number;
+  graded: number;
+  scores: { max_score: number; mean: number | null; bins: IHistogramBin[] };
+  tasks: {
+    id: string;
+    max_points: number;
+    mean: number;
+    bins: IHistogramBin[];
+  }[];
+  limits: ILimitFailure[];
+  /** Submissions per limit kind. */
+  limit_counts: Record<string, number>;
+}
+
 /** The students × tasks table of one lab (`GET grades`). */
 export interface IGradebook {
   course: string;
@@ -163,6 +197,8 @@ export interface IGradebook {
   /** Task ids in notebook order. */
   tasks: string[];
   rows: IGradeRow[];
+  /** Present for instructors. */
+  overview?: IOverview;
 }
 
 /**
@@ -272,7 +308,8 @@ export class WorkbenchAPI {
       course,
       lab,
       tasks: Array.isArray(book?.tasks) ? book.tasks.map(String) : [],
-      rows
+      rows,
+      overview: book?.overview ?? undefined
     };
   }
 

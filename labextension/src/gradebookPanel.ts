@@ -1,8 +1,11 @@
 /**
  * The instructor's Gradebook: students × tasks of one lab, points editable by hand,
- * and an Autograde button. (The API offers no export yet: `workbench export` on the CLI.)
+ * an Autograde button, and the class at a glance: score histograms of the lab and of each
+ * task, and the submissions whose tasks failed for a limit (memory, time, output), so a limit
+ * set too tight shows at once. (The API offers no export yet: `workbench export` on the CLI.)
  */
-import { ICourse, IGradebook, IGradeRow, WorkbenchAPI } from './api';
+import { ICourse, IGradebook, IGradeRow, IOverview, WorkbenchAPI } from './api';
+import { histogramChart } from './histogram';
 import {
   el,
   errorText,
@@ -64,7 +67,10 @@ export class GradebookPanel extends WorkbenchPanel {
       this.showInfo(`Loading the gradebook of ${chosen.lab}…`);
     }
     const book = await this.api.grades(chosen.course, chosen.lab);
-    this.body.replaceChildren(this._renderTable(book));
+    this.body.replaceChildren(
+      this._renderTable(book),
+      ...(book.overview ? renderOverview(book.overview) : [])
+    );
     this.showInfo(
       book.rows.length === 0
         ? `No submissions of ${chosen.lab} yet.`
@@ -229,6 +235,83 @@ export class GradebookPanel extends WorkbenchPanel {
   private _autograde: HTMLButtonElement;
   private _courses: ICourse[] | null = null;
   private _poll = 0;
+}
+
+/** Histograms of the lab's score and of each task's points, then the tasks lost to limits. */
+function renderOverview(view: IOverview): HTMLElement[] {
+  if (view.graded === 0) {
+    return [];
+  }
+  const section = el('section', 'jp-WorkbenchGradebook-overview');
+  section.appendChild(
+    el(
+      'h3',
+      'jp-WorkbenchGradebook-overviewTitle',
+      `Class overview: ${view.graded} of ${view.students} graded`
+    )
+  );
+  const charts = el('div', 'jp-WorkbenchGradebook-charts');
+  const mean =
+    view.scores.mean === null ? '' : `, mean ${formatPoints(view.scores.mean)}`;
+  const score = histogramChart(
+    `Score out of ${formatPoints(view.scores.max_score)}${mean}`,
+    view.scores.bins,
+    'jp-mod-score'
+  );
+  charts.appendChild(score);
+  for (const task of view.tasks) {
+    const chart = histogramChart(
+      `${task.id} out of ${formatPoints(task.max_points)}, mean ${formatPoints(task.mean)}`,
+      task.bins,
+      'jp-mod-task'
+    );
+    chart.dataset.task = task.id;
+    charts.appendChild(chart);
+  }
+  section.appendChild(charts);
+
+  const limits = el('div', 'jp-WorkbenchGradebook-limits');
+  if (view.limits.length === 0) {
+    limits.appendChild(
+      el(
+        'p',
+        'jp-WorkbenchGradebook-limitsNone',
+        'No task failed for a limit (memory, time, output).'
+      )
+    );
+  } else {
+    const counts = Object.entries(view.limit_counts)
+      .map(([kind, n]) => `${kind}: ${n} submission${n === 1 ? '' : 's'}`)
+      .join(', ');
+    limits.appendChild(
+      el(
+        'h4',
+        'jp-WorkbenchGradebook-limitsTitle',
+        `Failed for a limit — ${counts}`
+      )
+    );
+    const { table: node, body } = table('jp-WorkbenchGradebook-limitsTable', [
+      'Student',
+      'Task',
+      'Limit',
+      'Message'
+    ]);
+    for (const item of view.limits) {
+      const row = body.insertRow();
+      row.className = 'jp-WorkbenchGradebook-limit';
+      row.dataset.student = item.student;
+      row.dataset.kind = item.kind;
+      row.insertCell().textContent = `${item.student} (#${item.submission})`;
+      row.insertCell().textContent = item.task;
+      const kind = row.insertCell();
+      kind.textContent = item.kind;
+      kind.className = `jp-WorkbenchGradebook-limitKind jp-mod-${item.kind.replace(/\W+/g, '-')}`;
+      row.insertCell().textContent = item.message;
+    }
+    limits.appendChild(node);
+  }
+  section.appendChild(limits);
+  return [section];
 }
 
 /** "Autograde of hello: 3 submissions queued for grading." */

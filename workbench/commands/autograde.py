@@ -8,6 +8,7 @@ stderr; ``--json`` prints one summary object on stdout.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from workbench.commands import context
@@ -65,6 +66,8 @@ def _autograde(args: argparse.Namespace) -> int:
         limits=limits, policy=policy, unsafe_no_sandbox=args.unsafe_no_sandbox,
         data_dir=data if data.is_dir() else None, progress=not args.no_progress, force=args.force,
         python=context.settings().effective_lab_python)
+    for warning in summary.warnings:
+        print(f"workbench: warning: {warning}", file=sys.stderr)
     if args.json:
         context.print_json(autograde.summary_json(summary))
     else:

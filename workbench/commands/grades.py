@@ -1,4 +1,4 @@
-"""``workbench grades export|set`` and ``workbench feedback``: the gradebook for instructors.
+"""``workbench grades export|set|summary`` and ``workbench feedback``: the gradebook for instructors.
 
 Exports write to ``--out`` by temp file + rename (or stdout); ``set`` appends a manual
 adjustment (who, when, why) that overrides the task's automatic points.
@@ -46,6 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     points.add_argument("--json", action="store_true", help="print the updated submission as JSON")
     points.set_defaults(func=_set)
 
+    summary = _target(commands.add_parser("summary", help="score histograms of a lab and its tasks, and the "
+                                                          "submissions whose tasks failed for a limit"), None)
+    summary.add_argument("--json", action="store_true", help="print one JSON object")
+    summary.set_defaults(func=_summary)
+
     people = commands.add_parser("roster", help="load students' email / SIS id / section / LMS id for exports")
     people.add_argument("--course", required=True)
     people.add_argument("--csv", required=True, help="CSV with a 'name' column and any of email, sis_id, "
@@ -88,6 +93,17 @@ def _set(args: argparse.Namespace) -> int:
     else:
         print(f"{args.student} {args.lab} {args.task}: {args.points:g} points (by {by}); "
               f"score now {sub['score']:g} / {sub['max_score']:g}")
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from workbench.grading import class_view, gradebook
+
+    view = class_view.overview(gradebook.submissions(context.store(), args.course, args.lab, latest_only=True))
+    if args.json:
+        context.print_json(view)
+    else:
+        sys.stdout.write(class_view.text(view))
     return 0
 
 

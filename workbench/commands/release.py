@@ -1,7 +1,10 @@
 """``workbench release SOURCE --out DIR``: write the student version of a source notebook or folder.
 
 A folder (nbgrader's ``source/<assignment>/``) is released notebook by notebook, with its other
-files (images, data) copied as they are. Nothing is written unless every grade id checks out.
+files (images, data) copied as they are; a single notebook is released with the files beside it
+(``lab_files.released``: the lab's folder but notebooks, its ``README.md`` notes, hidden names and
+nbgrader's ignore list), the same files the grader shows read-only beside the student's notebook.
+Nothing is written unless every grade id checks out.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import nbformat
 
 from workbench.curriculum.release import grade_id_problems, release_notebook
 from workbench.errors import WorkbenchError
+from workbench.grading import lab_files
 from workbench.grading.merge import read_notebook
 
 
@@ -53,11 +57,12 @@ def _release(args: argparse.Namespace) -> int:
         raise ReleaseError("\n".join([f"{len(problems)} problem(s); nothing was released:", *problems]))
     out.mkdir(parents=True, exist_ok=True)
     base = source if source.is_dir() else source.parent
-    if source.is_dir():
-        for item in source.rglob("*"):
-            if item.is_file() and item.suffix != ".ipynb" and ".ipynb_checkpoints" not in item.parts:
-                (out / item.relative_to(base)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(item, out / item.relative_to(base))
+    extras = lab_files.collect(source, "files released", lab_files.PRIVATE) if source.is_dir() \
+        else lab_files.released(source)
+    for rel, content in extras.items():
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / rel).write_bytes(content)
+        shutil.copystat(base / rel, out / rel)
     for path in notebooks:
         target = out / path.relative_to(base)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -86,6 +86,9 @@ def is_check(cell: NotebookNode) -> bool:
     return cell.cell_type == "code" and cell.source.lstrip().startswith(CHECK_MARKER)
 
 
+AUTOTEST = ("### AUTOTEST", "### HASHED AUTOTEST")  # nbgrader's generate-time test directives
+
+
 def notebook_problems(nb: NotebookNode) -> tuple[list[tuple[int, str]], float]:
     """Grade-id, points, marker and stub problems of a source notebook as (1-based cell, message), and its
     total points. One function so the course loader and ``workbench release`` can never disagree."""
@@ -115,6 +118,11 @@ def notebook_problems(nb: NotebookNode) -> tuple[list[tuple[int, str]], float]:
             problems.append((index, marker))
         if (bad_stub := stub_problem(cell)) is not None:
             problems.append((index, bad_stub))
+        if cell.cell_type == "code" and any(line.lstrip().startswith(AUTOTEST) for line in cell.source.splitlines()):
+            # a comment to Python: the test would pass whatever the student wrote
+            problems.append((index, "nbgrader's ### AUTOTEST directives are not supported (they would pass as "
+                                    "comments); write the asserts they stand for, or import the source that "
+                                    "`nbgrader generate_assignment` expanded them into"))
     return problems, total
 
 

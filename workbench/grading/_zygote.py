@@ -106,12 +106,7 @@ def _enter(cmd: dict, fd_in: int, fd_out: int) -> None:
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=1777")
     _mount("tmpfs", HOME, "tmpfs", MS_NOSUID | MS_NODEV, f"size={lim['tmp_mb']}m,mode=0755")
     _rebind(hidden)
-    for name, content in cmd["files"].items():
-        path = os.path.join(HOME, os.path.basename(name))
-        with open(path, "wb") as handle:
-            handle.write(base64.b64decode(content))
-        if not userns:  # in a user namespace they are ours, which is the student's uid once mapped
-            os.chown(path, uid, uid)
+    _fill_home(cmd["files"], cmd.get("released", {}), uid, userns, int(lim["tmp_mb"]))
     if not userns:
         os.chown(HOME, uid, uid)
     if os.path.isdir("/opt/workbench/data"):
@@ -133,6 +128,35 @@ def _enter(cmd: dict, fd_in: int, fd_out: int) -> None:
     if os.getuid() == 0 or os.geteuid() == 0 or _effective_caps() != 0:
         os._exit(120)
     os.setsid()
+
+
+def _fill_home(files: dict, released: dict, uid: int, userns: bool, tmp_mb: int) -> None:
+    """The student's files, writable and theirs; the instructor's, read-only (as ``home_layout`` in
+    sandbox.py does for a cold sandbox): a released top-level file is bound read-only onto itself, a
+    released top-level folder is a tmpfs of its own remounted read-only once filled, so the student
+    can neither change, remove nor replace them. Paths were checked by the grader (relative, no ..)."""
+    tops = sorted({rel.split("/")[0] for rel in released if "/" in rel})
+    for top in tops:
+        os.mkdir(f"{HOME}/{top}", 0o755)
+        _mount("tmpfs", f"{HOME}/{top}", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=0755")
+    for rel, content in [*files.items(), *released.items()]:
+        made = HOME
+        for part in rel.split("/")[:-1]:
+            made += "/" + part
+            if not os.path.isdir(made):
+                os.mkdir(made, 0o755)
+                if not userns and rel.split("/")[0] not in tops:
+                    os.chown(made, uid, uid)
+        path = f"{HOME}/{rel}"
+        with open(path, "wb") as handle:
+            handle.write(base64.b64decode(content))
+        if rel in released:
+            os.chmod(path, 0o444)
+        elif not userns:  # in a user namespace they are ours, which is the student's uid once mapped
+            os.chown(path, uid, uid)
+    for target in [*(f"{HOME}/{rel}" for rel in released if "/" not in rel), *(f"{HOME}/{top}" for top in tops)]:
+        _mount(target, target, None, MS_BIND)
+        _mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _rebind(hidden: list[tuple[str, int]]) -> None:

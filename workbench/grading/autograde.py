@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.grading import gradebook, lab_python
+from workbench.grading import gradebook, lab_files, lab_python
 from workbench.grading.grade import grade_plan
 from workbench.grading.identity import bwrap_path, require_sandbox
-from workbench.grading.merge import GradingInputError, make_plan, read_notebook
+from workbench.grading.merge import NO_GRADED_CELLS, GradingInputError, make_plan, read_notebook, source_tasks
 from workbench.grading.sandbox import Limits, SandboxSpec, sweep_stale
 from workbench.grading.warm import WarmWorker, WorkerError, preload_for
 from workbench.store import Store
@@ -43,6 +43,7 @@ class Found:
     student: str
     path: Path
     submitted: datetime
+    folder: Path | None = None  # nbgrader's submitted/<student>/<assignment>/: its other files go in too
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Summary:
     skipped: int = 0
     failed: int = 0
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # about the source, for the instructor (stderr)
 
 
 def _nbgrader_timestamp(folder: Path) -> datetime | None:
@@ -76,7 +78,10 @@ def _nbgrader_timestamp(folder: Path) -> datetime | None:
 def discover(root: Path, lab: str, notebook_name: str) -> list[Found]:
     """Submissions of ``lab`` under ``root``, one per student, in either layout:
     ``root/<student>/<lab>.ipynb``, or nbgrader's ``[submitted/]<student>/<assignment>/<notebook>``
-    where the assignment is the lab or the lab's prefix (``ps1`` for lab ``ps1-problem1``)."""
+    where the assignment is the lab or the lab's prefix (``ps1`` for lab ``ps1-problem1``). In
+    nbgrader's layout the assignment folder is the student's hand-in: the files beside the notebook
+    are graded with it (``lab_files.submitted``); a student folder of the first layout holds every lab,
+    so nothing beside the notebook is taken from it."""
     if (root / "submitted").is_dir():
         root = root / "submitted"
     if not root.is_dir():
@@ -93,7 +98,7 @@ def discover(root: Path, lab: str, notebook_name: str) -> list[Found]:
         path = next((c for c in candidates if c.is_file()), None)
         if path is not None:
             when = _nbgrader_timestamp(path.parent) or datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-            found.append(Found(student_dir.name, path, when))
+            found.append(Found(student_dir.name, path, when, path.parent if path.parent != student_dir else None))
     return found
 
 
@@ -107,7 +112,13 @@ def register_found(store: Store, course: str, lab: str, found: list[Found], stor
     (pending, skipped count)."""
     incoming = []
     for item in found:
-        path, sha = gradebook.store_file(item.path.read_bytes(), storage, course, lab, item.student)
+        try:
+            files, refused = lab_files.submitted(item.folder), ""
+        except lab_files.LabFilesError as exc:  # that student's submission fails, not the class
+            files, refused = {}, exc.message
+        path, sha = gradebook.store_file(item.path.read_bytes(), storage, course, lab, item.student, files)
+        if refused:
+            lab_files.refuse(path, refused)
         incoming.append(gradebook.Incoming(item.student, path, sha, item.submitted))
     pending: list[tuple[int, Path]] = []
     skipped = 0
@@ -305,8 +316,13 @@ class _Grading:
         self.unsafe = unsafe_no_sandbox
         self.source_nb = read_notebook(source, "source notebook")
         self.source_sha = source_digest(source)
+        self.released = lab_files.released(source)  # read once per class; read-only in every sandbox
+        lab_files.check_clash(self.released, data_dir, source.parent)
         self.preload = preload_for([c.source for c in self.source_nb.cells if c.cell_type == "code"])
         self.summary = Summary()
+        with contextlib.suppress(GradingInputError):  # a bad source fails each submission, with the reason
+            if not source_tasks(self.source_nb, source):
+                self.summary.warnings.append(f"{source}: {NO_GRADED_CELLS}")
         self.lock = threading.Lock()
         self.bar: Any = None
         self.cold = unsafe_no_sandbox and bwrap_path() is None  # no bwrap: the accepted-risk, unsandboxed path
@@ -325,11 +341,13 @@ class _Grading:
         """Grade on the worker's thread; the pool's writer thread commits the outcome."""
         try:
             plan = make_plan(self.source_nb, read_notebook(path, "submission"), self.source)
-            spec = SandboxSpec(limits=self.limits, files={path.name: path.read_bytes()}, data_dir=self.data_dir,
+            files = {**lab_files.for_sandbox(self.released, lab_files.stored_files(path), self.data_dir),
+                     path.name: path.read_bytes()}
+            spec = SandboxSpec(limits=self.limits, files=files, released=self.released, data_dir=self.data_dir,
                                preload=self.preload, unsafe_no_sandbox=self.unsafe, python=self.python,
                                launcher=worker.launcher if worker is not None else None)
             return gradebook.Outcome(sub_id, result=grade_plan(plan, spec))
-        except GradingInputError as exc:
+        except (GradingInputError, lab_files.LabFilesError) as exc:
             return gradebook.Outcome(sub_id, failure=exc.message)
 
     def commit(self, outcomes: list[gradebook.Outcome]) -> None:

@@ -3,16 +3,32 @@ the student's own outputs, and a bar chart of points per task (PNG, embedded).
 
 Never the tests' source: outputs of hidden tests are already blank when grading stores them, and
 only the student's own cells carry code.
+
+The page is served by jupyter_server, whose API handlers send ``default-src 'none'``: a browser then
+drops inline styles and ``data:`` images. The page therefore keeps all its style in one fixed
+``<style>`` block (no ``style=`` attributes) and ``CSP`` allows exactly that block, by its hash, and
+``data:`` images, nothing else: no script, no remote fetch, so a student's output can never run.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 from typing import Any
 
 STATUS_COLOURS = {"passed": "#2e7d32", "failed": "#c62828", "error": "#c62828", "manual": "#6d6d6d"}
+OTHER_COLOUR = "#ef6c00"  # timeout, memory, killed, missing
+STYLE = ("body{font-family:sans-serif;max-width:60em;margin:auto;padding:0 1em}table{border-collapse:collapse}"
+         "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}pre{background:#f6f6f6;padding:6px;"
+         "white-space:pre-wrap}pre.stderr,pre.error{background:#fff0f0}img{max-width:100%}"
+         + f".status{{color:{OTHER_COLOUR}}}"  # first: a known status's own colour comes after it and wins
+         + "".join(f".status-{name}{{color:{colour}}}" for name, colour in STATUS_COLOURS.items()))
+_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+# What the page needs on top of jupyter_server's policy (``default-src 'none'``): its one style block
+# and its embedded chart.
+CSP = f"style-src 'sha256-{_STYLE_HASH}'; img-src data:; base-uri 'none'; form-action 'none'"
 
 
 def chart_png(tasks: list[dict[str, Any]]) -> bytes:
@@ -39,14 +55,14 @@ def render(sub: dict[str, Any], chart: bool = True) -> str:
     e = html.escape
     rows = []
     for t in sub["tasks"]:
-        colour = STATUS_COLOURS.get(t["status"], "#ef6c00")
+        status = f"status status-{t['status']}" if t["status"] in STATUS_COLOURS else "status"
         note = f"<br><em>{e(t['comment'])} — {e(t['adjusted_by'])}</em>" if t.get("adjusted_by") else ""
         rows.append(f"<tr><td>{e(t['id'])}</td><td>{t['points']:g} / {t['max_points']:g}</td>"
-                    f"<td style='color:{colour}'>{e(t['status'])}</td><td>{e(t['message'])}{note}</td></tr>")
+                    f"<td class='{status}'>{e(t['status'])}</td><td>{e(t['message'])}{note}</td></tr>")
     outputs = []
     for out in sub.get("outputs", []):
         parts = [f"<pre class='code'>{e(out['code'])}</pre>" if out.get("code") else ""]
-        for stream in ("stdout", "stderr"):
+        for stream in ("stdout", "stderr", "error"):
             if out.get(stream):
                 parts.append(f"<pre class='{stream}'>{e(out[stream])}</pre>")
         for item in out.get("display", []):
@@ -68,9 +84,7 @@ def render(sub: dict[str, Any], chart: bool = True) -> str:
         image = f"<img alt='points per task' src='data:image/png;base64,{data}'>"
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Feedback: {e(sub['lab'])} — {e(sub['student'])}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}pre{{background:#f6f6f6;padding:6px;
-white-space:pre-wrap}}pre.stderr{{background:#fff0f0}}</style></head><body>
+<style>{STYLE}</style></head><body>
 <h1>{e(sub['course'])} / {e(sub['lab'])}: {e(sub['student'])}</h1>
 <p>Score <strong>{sub['score']:g} / {sub['max_score']:g}</strong>; submitted {e(sub['submitted'])}.</p>
 {penalty}{manual}{image}

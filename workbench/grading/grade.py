@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.grading import checks, lab_python
+from workbench.grading import causes, checks, lab_files, lab_python
 from workbench.grading.identity import require_sandbox
-from workbench.grading.merge import Plan, Step, make_plan, read_notebook
+from workbench.grading.merge import NO_GRADED_CELLS, Plan, Step, make_plan, read_notebook
 from workbench.grading.runner import CellOutcome, Runner
 from workbench.grading.sandbox import Limits, SandboxSpec, sweep_stale
 
@@ -41,6 +41,7 @@ class GradeResult:
     tasks: list[TaskResult]
     needs_manual: bool
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # for the instructor (stderr), not the contract
 
     def contract(self) -> dict[str, Any]:
         return {"score": self.score, "max_score": self.max_score,
@@ -51,8 +52,10 @@ def _message(outcome: CellOutcome, limits: Limits) -> str:
     """A message for the student: the error's name and text, never the test's source."""
     if outcome.status == "timeout":
         return f"time limit exceeded ({limits.cell_timeout:g} s per cell)"
-    if outcome.status == "memory":
-        return f"memory limit exceeded ({limits.memory_mb} MB)"
+    if outcome.status == "memory" or causes.means_memory(outcome.ename, outcome.evalue):
+        plain = outcome.ename in ("", "MemoryError") and not outcome.evalue.strip()
+        raised = "" if plain else f": {outcome.ename}: {causes.first_line(outcome.evalue)}".rstrip(": ")
+        return f"memory limit exceeded ({limits.memory_mb} MB){raised}"
     if outcome.status == "killed":
         return outcome.evalue or "the student's process was killed"
     if outcome.status == "error":
@@ -79,6 +82,8 @@ def _limit_hint(outcome: CellOutcome, limits: Limits) -> str:
 def _status(outcome: CellOutcome) -> str:
     if outcome.status == "ok":
         return "passed"
+    if outcome.status == "error" and causes.means_memory(outcome.ename, outcome.evalue):
+        return "memory"  # an allocator's own words for the limit (numpy, torch, MindSpore, mmap)
     if outcome.status == "error":
         return "failed" if outcome.ename == "AssertionError" else "error"
     return outcome.status
@@ -148,6 +153,7 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
         elif task.answer in plan.problems:
             results[task.id] = TaskResult(task.id, 0.0, task.max_points, "missing", plan.problems[task.answer])
     session = _Session(spec, deadline)
+    earlier = causes.EarlierFailures()
     try:
         for step in plan.steps:
             step_task = by_task.get(step.grade_id or "")
@@ -162,12 +168,18 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
                         else "not run: the student's process kept dying")
                 continue
             status, credit, message, outcome = session.run(step)
+            if step_task is not None and step_task.kind in ("test", "check"):
+                message = earlier.explain(status, message)
+            earlier.note(step, status, message)
             hidden = step_task is not None and step_task.hidden
             outputs.append({"grade_id": step.grade_id, "role": step.role, "status": status,
                             "stdout": "" if hidden else outcome.stdout,
                             "stderr": "" if hidden else outcome.stderr,
                             "display": [] if hidden else outcome.display,
-                            "code": step.code if step.role == "student" else ""})
+                            "code": step.code if step.role == "student" else "",
+                            # why the student's own cell failed (a limit reached, in words), for feedback
+                            "error": message if step.role in ("student", "locked") and status != "passed"
+                            else ""})
             if step_task is not None and step_task.kind in ("test", "check"):
                 results[step_task.id] = TaskResult(step_task.id, round(step_task.max_points * credit, 6),
                                                    step_task.max_points, status, message)
@@ -178,21 +190,28 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
                                                "the test did not run"))
     ordered = [results[t.id] for t in plan.tasks]
     return GradeResult(round(sum(t.points for t in ordered), 6), round(sum(t.max_points for t in ordered), 6),
-                       ordered, any(t.status == "manual" for t in ordered), outputs)
+                       ordered, any(t.status == "manual" for t in ordered), outputs,
+                       [] if plan.tasks else [NO_GRADED_CELLS])
 
 
 def grade_notebook(submission: Path, source: Path, limits: Limits | None = None,
                    unsafe_no_sandbox: bool = False, data_dir: Path | None = None,
-                   preload: tuple[str, ...] = (), python: str = "") -> GradeResult:
+                   preload: tuple[str, ...] = (), python: str = "",
+                   submitted_files: dict[str, bytes] | None = None) -> GradeResult:
     """Grade one submission notebook against its source notebook; ``python`` is the setting
-    ``Workbench.effective_lab_python`` (the labs' interpreter, '' for the grader's own)."""
+    ``Workbench.effective_lab_python`` (the labs' interpreter, '' for the grader's own). The files
+    beside the source are released read-only into the working directory, ``submitted_files`` (what
+    the student handed in beside the notebook) writable, as nbgrader's autograde provides them."""
     require_sandbox(unsafe_no_sandbox)
     interpreter = lab_python.resolve(python)
     source_nb = read_notebook(Path(source), "source notebook")
     submission_nb = read_notebook(Path(submission), "submission")
     plan = make_plan(source_nb, submission_nb, Path(source))
+    released = lab_files.released(Path(source))
+    lab_files.check_clash(released, data_dir, Path(source).parent)
+    files = {**lab_files.for_sandbox(released, submitted_files or {}, data_dir),
+             Path(submission).name: Path(submission).read_bytes()}
     sweep_stale()
-    spec = SandboxSpec(limits=limits or Limits(), data_dir=data_dir, preload=preload,
-                       files={Path(submission).name: Path(submission).read_bytes()},
-                       unsafe_no_sandbox=unsafe_no_sandbox, python=interpreter)
+    spec = SandboxSpec(limits=limits or Limits(), data_dir=data_dir, preload=preload, files=files,
+                       released=released, unsafe_no_sandbox=unsafe_no_sandbox, python=interpreter)
     return grade_plan(plan, spec)

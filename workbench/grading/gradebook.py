@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from workbench.curriculum.catalog import lab_row
 from workbench.errors import NotFoundError, WorkbenchError
+from workbench.grading import lab_files
 from workbench.store import Store
 from workbench.store import gradebook_models as g
 from workbench.store import models as m
@@ -73,9 +74,11 @@ def check_name(name: str, what: str) -> str:
     return name
 
 
-def store_file(data: bytes, storage: Path, course: str, lab: str, student: str) -> tuple[Path, str]:
-    """Write a submission under ``storage`` by temp file + rename; return its path and SHA-256."""
-    sha = hashlib.sha256(data).hexdigest()
+def store_file(data: bytes, storage: Path, course: str, lab: str, student: str,
+               files: dict[str, bytes] | None = None) -> tuple[Path, str]:
+    """Write a submission under ``storage`` by temp file + rename; return its path and SHA-256. The
+    files handed in beside the notebook (``files``) are kept with it and count in its hash."""
+    sha = lab_files.digest(data, files or {})
     folder = storage / "submissions" / course / lab / check_name(student, "student")
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{sha[:16]}.ipynb"
@@ -86,6 +89,7 @@ def store_file(data: bytes, storage: Path, course: str, lab: str, student: str) 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+    lab_files.store(files or {}, target)
     return target, sha
 
 

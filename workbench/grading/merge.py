@@ -22,7 +22,7 @@ CHECK_MARKER = cells.CHECK_MARKER
 
 
 class GradingInputError(WorkbenchError):
-    """A submission or source cannot be graded (not JSON, not a notebook, no graded cells)."""
+    """A submission or source cannot be graded (not JSON, not a notebook, a graded cell without an id)."""
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Step:
     code: str
     role: str  # student, test, check, locked
     grade_id: str | None = None
+    cell: int = 0  # 1-based position in the submission (0: a source cell the submission lacked), for messages
 
 
 @dataclass
@@ -73,8 +74,12 @@ def read_notebook(path: Path, what: str) -> NotebookNode:
 is_check = cells.is_check
 
 
+NO_GRADED_CELLS = "the source has no graded cells (metadata.nbgrader.grade): graded 0 of 0, as nbgrader does"
+
+
 def source_tasks(source: NotebookNode, path: Path) -> list[Task]:
-    """The graded items of a source notebook, in order; refuses a source without any."""
+    """The graded items of a source notebook, in order. A source without any is graded 0 of 0, as
+    nbgrader grades it (its cells still run, for their outputs); ``grade_notebook`` warns about it."""
     tasks: list[Task] = []
     answer: str | None = None
     for cell in source.cells:
@@ -92,9 +97,6 @@ def source_tasks(source: NotebookNode, path: Path) -> list[Task]:
             else:
                 tasks.append(Task(gid, "check" if is_check(cell) else "test", cells.points(cell),
                                   hidden=cells.HIDDEN_BEGIN in cell.source, answer=answer))
-    if not tasks:
-        raise GradingInputError(f"{path}: the source has no graded cells (metadata.nbgrader.grade); "
-                                "nothing to grade against")
     ids = [t.id for t in tasks]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -125,18 +127,19 @@ def make_plan(source: NotebookNode, submission: NotebookNode, source_path: Path)
 
     steps: list[Step] = []
     emitted: set[str] = set()
-    for cell in submission.cells:
+    for position, cell in enumerate(submission.cells, 1):
         gid = cells.grade_id(cell)
         src = by_id.get(gid) if gid else None
         if src is None:
             if cell.cell_type == "code":
-                steps.append(Step(cell.source, "student"))
+                steps.append(Step(cell.source, "student", cell=position))
             continue
         assert gid is not None
         if gid in emitted or gid in problems:
             continue
         emitted.add(gid)
         steps.append(_trusted_step(src, gid, student=cell))
+        steps[-1].cell = position
 
     for index, gid in enumerate(order):
         if gid in emitted or gid in problems or cells.is_solution(by_id[gid]):

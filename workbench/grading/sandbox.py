@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from workbench.grading.identity import bwrap_path, cold_identity, cold_uid
@@ -76,7 +76,8 @@ class SandboxSpec:
     """What one sandboxed process gets: its limits, files to place in its workdir, data to show."""
 
     limits: Limits = field(default_factory=Limits)
-    files: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # relative path -> bytes: the student's, writable
+    released: dict[str, bytes] = field(default_factory=dict)  # the instructor's (lab_files.py), read-only
     data_dir: Path | None = None
     preload: tuple[str, ...] = ()
     unsafe_no_sandbox: bool = False
@@ -123,6 +124,40 @@ def ro_paths(python: LabPython) -> list[str]:
 
 
 BWRAP_ENV: dict[str, str] = {}  # bwrap's own environment (see the module docstring); argv[0] is its full path
+# What nbgrader sets while it autogrades, so notebooks that skip slow or interactive parts when graded
+# (``if os.getenv("NBGRADER_EXECUTION"): ...``) behave the same under our grader.
+GRADING_ENV = {"NBGRADER_EXECUTION": "autograde"}
+
+
+def safe_relative(name: str) -> str:
+    """A file's path inside the sandbox's home, refused if it could point anywhere else."""
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or any(part in ("", ".", "..") for part in name.split("/")):
+        raise ValueError(f"not a plain relative path for a sandbox file: {name!r}")
+    return str(path)
+
+
+def home_layout(files: dict[str, int], released: dict[str, int], tmp_mb: int) -> list[str]:
+    """bwrap arguments that fill the home (already a tmpfs): the student's files writable, the
+    instructor's read-only. A released top-level file is a read-only bind of its own; a released
+    top-level folder is a small tmpfs of its own, filled and then remounted read-only, so the student
+    can neither change, remove nor replace what the instructor gave (rename and unlink fail on a
+    mount point)."""
+    tops = sorted({rel.split("/")[0] for rel in released if "/" in rel})
+    argv: list[str] = []
+    for top in tops:
+        argv += ["--perms", "0755", "--size", str(tmp_mb << 20), "--tmpfs", f"{HOME}/{top}"]
+    folders = sorted({str(parent) for rel in [*files, *released] for parent in PurePosixPath(rel).parents
+                      if str(parent) != "." and str(parent) not in tops})
+    for folder in folders:
+        argv += ["--perms", "0755" if folder.split("/")[0] in tops else "0777", "--dir", f"{HOME}/{folder}"]
+    for rel, fd in files.items():
+        argv += ["--perms", "0666", "--file", str(fd), f"{HOME}/{rel}"]
+    for rel, fd in released.items():
+        argv += ["--perms", "0444", "--file" if "/" in rel else "--ro-bind-data", str(fd), f"{HOME}/{rel}"]
+    for top in tops:
+        argv += ["--remount-ro", f"{HOME}/{top}"]
+    return argv
 
 
 def sandbox_env(python: LabPython) -> list[str]:
@@ -132,7 +167,8 @@ def sandbox_env(python: LabPython) -> list[str]:
             "--setenv", "LANG", "C.UTF-8", "--setenv", "IPYTHONDIR", "/tmp/ipython",
             "--setenv", "MPLCONFIGDIR", "/tmp/mpl", "--setenv", "MPLBACKEND", "agg",
             "--setenv", "OPENBLAS_NUM_THREADS", "1", "--setenv", "OMP_NUM_THREADS", "1",
-            "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]
+            "--setenv", "MKL_NUM_THREADS", "1", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            *[arg for name, value in GRADING_ENV.items() for arg in ("--setenv", name, value)]]
 
 
 def bwrap_view(lim: Limits, python: LabPython) -> list[str]:
@@ -165,7 +201,7 @@ class Sandbox:
         self.to_child: int = -1
         self.from_child: int = -1
 
-    def _argv(self, child_in: int, child_out: int, files: dict[str, int]) -> list[str]:
+    def _argv(self, child_in: int, child_out: int, files: dict[str, int], released: dict[str, int]) -> list[str]:
         lim = self.spec.limits
         runner = [self.spec.python.executable, "-I", "-B", "/opt/workbench/inside.py",
                   str(child_in), str(child_out), str(lim.output_bytes), ",".join(self.spec.preload)]
@@ -177,9 +213,8 @@ class Sandbox:
         # host's disk); bwrap copies each file in from its memfd (``--file``).
         argv = [*bwrap_view(lim, self.spec.python), *options,
                 "--ro-bind", str(INSIDE_RUNNER), "/opt/workbench/inside.py",
-                "--perms", "0777", "--size", str(lim.tmp_mb << 20), "--tmpfs", HOME]
-        for name, fd in files.items():
-            argv += ["--perms", "0666", "--file", str(fd), f"{HOME}/{name}"]
+                "--perms", "0777", "--size", str(lim.tmp_mb << 20), "--tmpfs", HOME,
+                *home_layout(files, released, lim.tmp_mb)]
         if self.spec.data_dir is not None:
             argv += ["--ro-bind", str(self.spec.data_dir), f"{HOME}/data"]
         return [*argv, "--chdir", HOME, *sandbox_env(self.spec.python), "--", *prefix, *runner]
@@ -198,14 +233,18 @@ class Sandbox:
             resource.setrlimit(res, (value, value))
         os.setsid()
 
-    def _files(self) -> dict[str, int]:
-        """The submission's files: in memfds for bwrap to copy into the home, or, unsandboxed, in a
-        host working directory (then the runner's cwd)."""
-        named = {Path(name).name: content for name, content in self.spec.files.items()}
+    def _files(self, contents: dict[str, bytes], readonly: bool = False) -> dict[str, int]:
+        """Files for the home: in memfds for bwrap to copy in, or, unsandboxed, written into a host
+        working directory (then the runner's cwd; the instructor's made read-only)."""
+        named = {safe_relative(name): content for name, content in contents.items()}
         if self._unsandboxed():
-            self.host_dir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+            if self.host_dir is None:
+                self.host_dir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
             for name, content in named.items():
+                (self.host_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 (self.host_dir / name).write_bytes(content)
+                if readonly:
+                    (self.host_dir / name).chmod(0o444)
             return {}
         fds: dict[str, int] = {}
         for name, content in named.items():
@@ -215,19 +254,21 @@ class Sandbox:
         return fds
 
     def start(self) -> None:
-        files = self._files()
+        files = self._files(self.spec.files)
+        released = self._files(self.spec.released, readonly=True)
+        fds = (*files.values(), *released.values())
         child_in, self.to_child = os.pipe()
         self.from_child, child_out = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                self._argv(child_in, child_out, files), stdin=subprocess.DEVNULL,
+                self._argv(child_in, child_out, files, released), stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                pass_fds=(child_in, child_out, *files.values()), preexec_fn=self._limit,
+                pass_fds=(child_in, child_out, *fds), preexec_fn=self._limit,
                 cwd=str(self.host_dir) if self.host_dir is not None else None, close_fds=True,
-                env=None if self._unsandboxed() else BWRAP_ENV,
+                env={**os.environ, **GRADING_ENV} if self._unsandboxed() else BWRAP_ENV,
             )
         finally:
-            for fd in (child_in, child_out, *files.values()):
+            for fd in (child_in, child_out, *fds):
                 os.close(fd)
 
     def alive(self) -> bool:

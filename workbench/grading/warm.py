@@ -46,6 +46,7 @@ from workbench.grading.sandbox import (
     SandboxSpec,
     bwrap_view,
     ro_paths,
+    safe_relative,
     sandbox_env,
 )
 
@@ -214,8 +215,10 @@ class WarmSandbox:
         child_in, self.to_child = os.pipe()
         self.from_child, child_out = os.pipe()
         cmd = {"op": "start", "uid": self.worker.uid, "userns": self.worker.userns, "rebind": self.worker.rebind,
-               "files": {Path(name).name: base64.b64encode(content).decode()
+               "files": {safe_relative(name): base64.b64encode(content).decode()
                          for name, content in self.spec.files.items()},
+               "released": {safe_relative(name): base64.b64encode(content).decode()
+                            for name, content in self.spec.released.items()},
                "limits": {"memory_mb": lim.memory_mb, "cpu_seconds": lim.cpu_seconds, "file_mb": lim.file_mb,
                           "open_files": lim.open_files, "processes": lim.processes, "tmp_mb": lim.tmp_mb,
                           "output_bytes": lim.output_bytes}}

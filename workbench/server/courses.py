@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import posixpath
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from tornado import web
 
 from workbench.curriculum import catalog, load_course
 from workbench.curriculum.release import student_version
+from workbench.grading import lab_files
+from workbench.grading.sandbox import safe_relative
 from workbench.server.base import WorkbenchHandler
 from workbench.server.openapi import ERRORS, NOT_FOUND, ok, param
 from workbench.server.roles import EVERY_COURSE
@@ -48,12 +51,16 @@ class CourseHandler(WorkbenchHandler):
 
 def student_lab(store: Store, course_id: str, lab_id: str) -> dict[str, Any]:
     """What a student's server needs to open a lab: the student version (solutions and hidden tests
-    stripped), the lab's device class, and the course's shipped data directory (or None)."""
-    notebook = student_version(catalog.lab_notebook(store, course_id, lab_id))
+    stripped), the lab's device class, the course's shipped data directory (or None), and the files
+    released with the lab (``lab_files.released``: small files beside the source, base64), which the
+    grader shows beside the notebook too."""
+    source = catalog.lab_notebook(store, course_id, lab_id)
+    notebook = student_version(source)
     lab = next(lab for lab in catalog.get_course(store, course_id)["labs"] if lab["id"] == lab_id)
     data = Path(catalog.get_course_path(store, course_id)) / "data"
     return {"notebook": notebook, "device": lab["device"].get("kind", "cpu"),
-            "data": str(data) if data.is_dir() else None}
+            "data": str(data) if data.is_dir() else None,
+            "files": {rel: base64.b64encode(content).decode() for rel, content in lab_files.released(source).items()}}
 
 
 class StudentLabHandler(WorkbenchHandler):
@@ -85,9 +92,26 @@ class OpenLabHandler(WorkbenchHandler):
         self._select_device_kernel(notebook, lab["device"])
         model = {"type": "notebook", "format": "json", "content": notebook}
         await ensure_async(contents.save(model, path))
+        await self._release_files(course_id, lab.get("files") or {})
         if lab["data"]:
             self._link_course_data(course_id, Path(lab["data"]))
         self.send({"path": path, "created": True}, status=201)
+
+    async def _release_files(self, course_id: str, files: dict[str, str]) -> None:
+        """Put the lab's released files beside the student's copy (``<course>/<file>``), as the grader
+        puts them beside the notebook; a file already there (the student's, or another lab's of the
+        same name) is kept."""
+        contents = self.contents_manager
+        for rel, encoded in sorted(files.items()):
+            path = posixpath.join(course_id, safe_relative(rel))
+            folder = posixpath.dirname(path)
+            parts = folder.split("/")
+            for depth in range(2, len(parts) + 1):
+                here = "/".join(parts[:depth])
+                if not await ensure_async(contents.dir_exists(here)):
+                    await ensure_async(contents.save({"type": "directory"}, here))
+            if not await ensure_async(contents.file_exists(path)):
+                await ensure_async(contents.save({"type": "file", "format": "base64", "content": encoded}, path))
 
     def _link_course_data(self, course_id: str, data: Path) -> None:
         """Show the course's shipped data beside the student's copies as ``<course>/data``.

@@ -50,6 +50,9 @@ class ServiceRelay(WorkbenchHandler):
                                      f"({response.error}); ask the center's admin whether it runs")
         self.set_status(response.code)
         self.set_header("Content-Type", response.headers.get("Content-Type", "application/json"))
+        policy = response.headers.get("Content-Security-Policy")
+        if policy and response.headers.get("Content-Type", "").startswith("text/html"):
+            self.set_header("Content-Security-Policy", policy)  # the service's page says what it needs
         self.finish(response.body)
 
 

@@ -21,7 +21,7 @@ from tornado import web
 
 from workbench.curriculum import catalog
 from workbench.errors import NotFoundError
-from workbench.grading import autograde, feedback, gradebook
+from workbench.grading import autograde, class_view, feedback, gradebook
 from workbench.server.base import WorkbenchHandler
 from workbench.server.grading_queue import GradingQueue
 from workbench.server.openapi import ERRORS, NOT_FOUND, param
@@ -107,7 +107,10 @@ class GradesHandler(GradingHandler):
         rows = [{"student": s["student"], "submission": s["id"], "status": s["status"], "score": s["score"],
                  "max_score": s["max_score"], "penalty": s["penalty"], "needs_manual": s["needs_manual"],
                  "points": {t["id"]: t["points"] for t in s["tasks"]}} for s in latest]
-        self.send({"course": course, "lab": lab, "tasks": tasks, "rows": rows})
+        book: dict[str, Any] = {"course": course, "lab": lab, "tasks": tasks, "rows": rows}
+        if not mine:  # the class at a glance: histograms and the tasks lost to a limit (class_view.py)
+            book["overview"] = class_view.overview(latest)
+        self.send(book)
 
 
 class TaskGradeHandler(GradingHandler):
@@ -141,6 +144,12 @@ class AutogradeHandler(GradingHandler):
 
 
 class FeedbackHandler(GradingHandler):
+    @property
+    def content_security_policy(self) -> str:
+        """jupyter_server's API policy (``default-src 'none'``) plus exactly what the page needs: its
+        one style block (by hash) and its embedded chart (``data:``); still no script of any kind."""
+        return f"{super().content_security_policy}; {feedback.CSP}"
+
     @web.authenticated
     @authorized
     def get(self, submission_id: str) -> None:
@@ -178,8 +187,9 @@ PATHS = {
                                **ERRORS, **NOT_FOUND}},
         "get": {"summary": "Own submissions (every student's for instructors), newest first", "parameters": _QUERY,
                 "responses": {"200": _OBJ, **ERRORS}}},
-    "/grades": {"get": {"summary": "Latest grade per student: own row, or a students x tasks table for "
-                                   "instructors", "parameters": _QUERY, "responses": {"200": _OBJ, **ERRORS}}},
+    "/grades": {"get": {"summary": "Latest grade per student: own row, or for instructors a students x tasks "
+                                   "table with an overview (score histograms per lab and task, tasks failed for "
+                                   "a limit)", "parameters": _QUERY, "responses": {"200": _OBJ, **ERRORS}}},
     "/grades/{submission_id}/{task_id}": {"put": {
         "summary": "Manual points for one task (instructor); the newest adjustment wins",
         "parameters": [param("submission_id"), param("task_id")],

@@ -62,14 +62,17 @@ def test_malformed_inputs_exit_2_with_one_line(tmp_path, source_path, make_submi
     not_nb.write_text("[1, 2]")
     plain = tmp_path / "plain.ipynb"
     plain.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    for sub, src, words in ((bad, source_path, "not valid JSON"), (not_nb, source_path, "not a Jupyter"),
-                            (make_submission(), plain, "no graded cells")):
+    for sub, src, words in ((bad, source_path, "not valid JSON"), (not_nb, source_path, "not a Jupyter")):
         proc = cli("grade", str(sub), "--source", str(src), "--json")
         assert proc.returncode == 2
         assert proc.stdout == ""
         lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and words in lines[0] and ("bad" in lines[0] or "list" in lines[0]
-                                                          or "plain" in lines[0]), proc.stderr
+        assert len(lines) == 1 and words in lines[0] and ("bad" in lines[0] or "list" in lines[0]), proc.stderr
+    # A source without graded cells is graded 0 of 0, as nbgrader grades it, with one warning line.
+    proc = cli("grade", str(make_submission()), "--source", str(plain), "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout)["max_score"] == 0
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("workbench: warning: ") and "plain" in line and "no graded cells" in line
 
 
 def test_refuses_without_bubblewrap_unless_told(source_path, make_submission):

@@ -32,7 +32,7 @@ class ImportedLab:
     title: str
     notebook: NotebookNode
     filename: str
-    files: list[Path] = field(default_factory=list)  # other files of the assignment, copied beside it
+    files: list[Path] = field(default_factory=list)  # other files and folders of the assignment, copied beside it
 
 
 def read_notebook(path: Path) -> NotebookNode:
@@ -78,7 +78,11 @@ def write_course(out: Path, course_id: str, title: str, labs: list[ImportedLab])
         folder.mkdir(parents=True)
         nbformat.write(with_cell_ids(lab.notebook), folder / lab.filename)
         for extra in lab.files:
-            shutil.copy2(extra, folder / extra.name)
+            if extra.is_dir():  # notebooks in it are not labs of their own; the grader skips them too
+                shutil.copytree(extra, folder / extra.name, symlinks=True,
+                                ignore=shutil.ignore_patterns(".*", "*.ipynb", "*.pyc", "__pycache__"))
+            else:
+                shutil.copy2(extra, folder / extra.name)
         _, total = cells.notebook_problems(lab.notebook)
         entries.append({"id": lab.id, "title": lab.title, "path": f"labs/{lab.id}/{lab.filename}",
                         "points": total})

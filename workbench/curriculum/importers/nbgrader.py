@@ -13,6 +13,8 @@ from pathlib import Path
 
 from workbench.curriculum.importers.common import ImportedLab, ImportError_, read_notebook, slug
 
+SKIPPED = (".ipynb_checkpoints", "__pycache__", "feedback")  # folders nbgrader itself ignores
+
 
 def _assignments(path: Path) -> dict[str, list[Path]]:
     if path.is_file():
@@ -39,7 +41,9 @@ def read(path: Path) -> list[ImportedLab]:
     labs: list[ImportedLab] = []
     for assignment, notebooks in assignments.items():
         folder = notebooks[0].parent
-        extras = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix != ".ipynb"]
+        # the assignment's other files and folders (data/, helpers), released with each of its labs
+        extras = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and not p.is_symlink()
+                  and ((p.is_file() and p.suffix != ".ipynb") or (p.is_dir() and p.name not in SKIPPED))]
         for notebook in notebooks:
             single = len(notebooks) == 1
             lab_id = slug(assignment if single else f"{assignment}-{notebook.stem}")
