@@ -19,6 +19,10 @@ import traceback
 
 IN, OUT, CAP = -1, -1, 0
 PRELOAD: list[str] = []
+# Python's own compile/exec/eval, taken before any student code runs: hidden test code is compiled with
+# them, not through IPython (no cell cache in linecache, no input transformers, no run_cell events).
+_compile, _exec, _eval = compile, exec, eval
+HIDDEN_FILE = "<hidden>"
 SHELL = None  # made by prepare(); a warm worker makes it once, before forking its sandboxes
 WARM_UP = ("pass", "0", "assert False", "raise ValueError('warm-up')")  # first-use costs, paid once
 
@@ -183,6 +187,9 @@ def main() -> None:
         cmd = receive()
         if cmd is None:
             return
+        if cmd.get("op") in ("exec", "eval"):
+            send(run_hidden(shell, cmd))
+            continue
         if cmd.get("op") == "call":
             try:
                 target = shell.user_ns[cmd["name"]]
@@ -208,6 +215,115 @@ def main() -> None:
             reply.update(status="error", ename=type(error).__name__, evalue=str(error)[:2000],
                          traceback="".join(traceback.format_exception(error))[-20000:])
         send(reply)
+
+
+class Unsendable(Exception):
+    """A value the grader cannot receive as what it is (an object of a class of the student's, a
+    DataFrame, something too large): the grader then fails the assert rather than trust this process."""
+
+
+def typed(value, room: list[int], depth: int = 0):
+    """``value`` as tagged JSON that keeps its type: tuples stay tuples, sets sets, numpy scalars keep
+    their dtype, so the grader's ``==`` sees what an in-process assert would have seen. A subclass of
+    a plain type is sent as its plain value, read with the base type's own slots (no method of the
+    student's runs), so an ``int`` whose ``__eq__`` always says yes arrives as the number it holds.
+    Types are asked of ``type()``, which an object cannot fake (``isinstance`` believes ``__class__``)."""
+    room[0] -= 16
+    if depth > 50 or room[0] < 0:
+        raise Unsendable
+    kind = type(value)
+    if value is None or kind is bool:
+        return value
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and issubclass(kind, numpy.generic):
+        if value.dtype.kind in "biuf" and value.dtype.itemsize <= 8:
+            return {"t": "np", "d": value.dtype.str, "v": value.item()}
+        return {"t": "npy", "scalar": True, "v": _npy(numpy, numpy.asarray(value), room)}
+    if numpy is not None and issubclass(kind, numpy.ndarray):
+        return {"t": "npy", "v": _npy(numpy, numpy.array(value, subok=False), room)}
+    torch = sys.modules.get("torch")
+    if torch is not None and issubclass(kind, torch.Tensor) and numpy is not None:
+        return {"t": "npy", "v": _npy(numpy, value.detach().cpu().numpy(), room)}
+    if issubclass(kind, int):
+        number = int.__int__(value)
+        if number.bit_length() > 8000:
+            raise Unsendable
+        return number
+    if issubclass(kind, float):
+        return float.__float__(value)
+    if issubclass(kind, str):
+        text = str.__str__(value)
+        room[0] -= len(text)
+        return text
+    if issubclass(kind, complex):
+        return {"t": "complex", "v": [complex.real.__get__(value), complex.imag.__get__(value)]}
+    if issubclass(kind, (bytes, bytearray)):
+        data = bytes(memoryview(value))
+        room[0] -= len(data) * 2
+        return {"t": "bytearray" if issubclass(kind, bytearray) else "bytes", "v": base64.b64encode(data).decode()}
+    if issubclass(kind, (list, tuple, set, frozenset)):
+        copies: dict = {list: list.copy, tuple: lambda v: tuple.__getitem__(v, slice(None)),
+                        frozenset: frozenset.copy, set: set.copy}  # each base's own copy, never a subclass's __iter__
+        base = next(b for b in copies if issubclass(kind, b))
+        return {"t": base.__name__, "v": [typed(v, room, depth + 1) for v in copies[base](value)]}
+    if issubclass(kind, dict):
+        return {"t": "dict", "v": [[typed(k, room, depth + 1), typed(v, room, depth + 1)]
+                                   for k, v in dict.items(dict.copy(value))]}
+    if kind is range:
+        return {"t": "range", "v": [value.start, value.stop, value.step]}
+    if issubclass(kind, type) and getattr(value, "__module__", "").split(".")[0] in ("builtins", "numpy"):
+        return {"t": "type", "v": f"{value.__module__}:{value.__qualname__}"}
+    raise Unsendable
+
+
+def _npy(numpy, array, room: list[int]) -> str:
+    room[0] -= array.nbytes * 2
+    if room[0] < 0 or array.dtype.hasobject:
+        raise Unsendable
+    buf = io.BytesIO()
+    numpy.save(buf, array, allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def _compile_hidden(source: str, mode: str):
+    """Python's own compiler, never the (patchable) IPython one; IPython syntax (magics) goes through a
+    fresh transformer manager, which has none of the transformers the student may have registered."""
+    try:
+        return _compile(source, HIDDEN_FILE, mode, dont_inherit=True, optimize=0)
+    except SyntaxError:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return _compile(TransformerManager().transform_cell(source), HIDDEN_FILE, mode, dont_inherit=True,
+                        optimize=0)
+
+
+def run_hidden(shell, cmd: dict) -> dict:
+    """Hidden test code (``exec``) or the student side of a lifted assert (``eval``), run on the
+    user's namespace outside IPython's ``run_cell``. What it prints is discarded, and the reply names
+    only the exception's type: the grader decides what the student is told."""
+    out, err = CappedStream("stdout"), CappedStream("stderr")
+    real = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        with shell.builtin_trap:
+            code = _compile_hidden(cmd["code"], "eval" if cmd["op"] == "eval" else "exec")
+            if cmd["op"] == "exec":
+                _exec(code, shell.user_ns)
+                return {"status": "ok"}
+            value = _eval(code, shell.user_ns)
+        try:
+            return {"status": "ok", "value": typed(value, [CAP * 4 + (1 << 19)])}
+        except Unsendable:
+            return {"status": "ok", "value": {"t": "unsendable"}}
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: the test did not pass
+        line, tb = 0, exc.__traceback__
+        while tb is not None:  # the test's own line that raised (the grader shows that assert's message)
+            if tb.tb_frame.f_code.co_filename == HIDDEN_FILE:
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        return {"status": "error", "ename": type(exc).__name__[:100], "line": line}
+    finally:
+        sys.stdout, sys.stderr = real
 
 
 def serve(fd_in: int, fd_out: int, cap: int, preload: list[str]) -> None:

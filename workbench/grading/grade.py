@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.grading import causes, checks, lab_files, lab_python
+from workbench.grading.hidden import HiddenTests
 from workbench.grading.identity import require_sandbox
 from workbench.grading.merge import NO_GRADED_CELLS, Plan, Step, make_plan, read_notebook
 from workbench.grading.runner import CellOutcome, Runner
@@ -152,10 +153,11 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
                                           problem or "graded by the instructor")
         elif task.answer in plan.problems:
             results[task.id] = TaskResult(task.id, 0.0, task.max_points, "missing", plan.problems[task.answer])
+    hidden_tests = HiddenTests(plan)  # the feedback run never gets their hidden regions (hidden.py)
     session = _Session(spec, deadline)
     earlier = causes.EarlierFailures()
     try:
-        for step in plan.steps:
+        for index, step in enumerate(plan.steps):
             step_task = by_task.get(step.grade_id or "")
             if step_task is not None and step_task.id in results:
                 continue
@@ -167,7 +169,11 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
                         f"submission time limit exceeded ({limits.total_timeout:g} s)" if over
                         else "not run: the student's process kept dying")
                 continue
-            status, credit, message, outcome = session.run(step)
+            run_step = hidden_tests.feedback_step(index, step)
+            if run_step is None:
+                continue
+            status, credit, message, outcome = session.run(run_step)
+            hidden_tests.ran(index, outcome)
             if step_task is not None and step_task.kind in ("test", "check"):
                 message = earlier.explain(status, message)
             earlier.note(step, status, message)
@@ -185,9 +191,14 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
                                                    step_task.max_points, status, message)
     finally:
         session.close()
+    for task_id, (status, credit, message) in hidden_tests.judge(
+            spec, lambda until: _Session(spec, until), results).items():
+        task = by_task[task_id]
+        results[task_id] = TaskResult(task_id, round(task.max_points * credit, 6), task.max_points, status, message)
     for task in plan.tasks:
         results.setdefault(task.id, TaskResult(task.id, 0.0, task.max_points, "missing",
                                                "the test did not run"))
+    hidden_tests.scrub(results.values(), outputs)  # the backstop: no hidden text in what is recorded
     ordered = [results[t.id] for t in plan.tasks]
     return GradeResult(round(sum(t.points for t in ordered), 6), round(sum(t.max_points for t in ordered), 6),
                        ordered, any(t.status == "manual" for t in ordered), outputs,

@@ -31,6 +31,7 @@ class CellOutcome:
     stderr: str = ""
     display: list[dict[str, str]] = field(default_factory=list)
     value: Any = None
+    line: int = 0  # hidden test code: the line of the test that raised (to find the assert's own message)
 
     @property
     def dead(self) -> bool:
@@ -101,7 +102,7 @@ class Runner:
             status=status, ename=str(data.get("ename", "")), evalue=str(data.get("evalue", "")),
             traceback=str(data.get("traceback", "")), stdout=str(data.get("stdout", "")),
             stderr=str(data.get("stderr", "")), display=list(data.get("display", []))[:20],
-            value=data.get("value"),
+            value=data.get("value"), line=data.get("line") if type(data.get("line")) is int else 0,
         )
 
     def _death_reason(self) -> str:
@@ -119,6 +120,15 @@ class Runner:
     def call(self, name: str, args: list[Any], kwargs: dict[str, Any], deadline: float,
              call: bool = True) -> CellOutcome:
         if not self._write({"op": "call", "name": name, "args": args, "kwargs": kwargs, "call": call}):
+            return CellOutcome("killed", evalue=self._death_reason())
+        outcome = self._reply(deadline)
+        if outcome.dead:
+            self.close()
+        return outcome
+
+    def ask(self, cmd: dict[str, Any], deadline: float) -> CellOutcome:
+        """Any other command (the hidden tests' ``exec`` and ``eval``, see ``hidden.py``) and its reply."""
+        if not self._write(cmd):
             return CellOutcome("killed", evalue=self._death_reason())
         outcome = self._reply(deadline)
         if outcome.dead:

@@ -21,6 +21,7 @@ from .conftest import source_notebook
 from .grader_user import Grader
 
 pytestmark = pytest.mark.integration
+LIFTED = "hidden tests judged by the grader, outside your process"
 
 
 def attack(grader: Grader, source: Path) -> str:
@@ -80,7 +81,7 @@ def finish(proc: subprocess.Popen[str]) -> dict:
 def test_cold_sandbox_hides_the_grader_and_drops_to_nobody(grader: Grader) -> None:
     source = grader.work / "source" / "lab.ipynb"
     data = finish(grade(grader, write(grader, "eve", {"add": attack(grader, source)})))
-    assert tasks(data)["test_add"] == ("passed", 2.0, "")
+    assert tasks(data)["test_add"] == ("passed", 2.0, LIFTED)  # its hidden asserts are judged by the grader
     assert data["score"] == 7.0
     assert_clean(grader)
 
@@ -146,7 +147,7 @@ def test_autograde_on_warm_workers_as_a_normal_user(grader: Grader) -> None:
     assert (status, points) == ("error", 0.0) and "process limit reached: 64 processes" in message, message
     assert book["a-flood"]["test_mul"][:2] == ("passed", 3.0)
     assert rows["b-neighbour"]["raw_score"] == 7.0, book["b-neighbour"]
-    assert book["c-eve"]["test_add"] == ("passed", 2.0, "")
+    assert book["c-eve"]["test_add"] == ("passed", 2.0, LIFTED)
     for task in ("test_add", "test_mul"):
         status, points, message = book["d-filler"][task]
         assert (status, points) == ("error", 0.0) and "No space left on device" in message, message
