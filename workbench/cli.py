@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "feedback": "grades",
     "grade": "grade",
     "grades": "grades",
+    "hub": "hub",
     "import": "importer",
     "release": "release",
     "serve": "serve",

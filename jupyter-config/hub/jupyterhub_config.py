@@ -23,4 +23,6 @@ configure(
     users=os.environ["WB_HUB_USERS"].split(),
     groups=json.loads(os.environ["WB_HUB_GROUPS"]),
     proxy_command=os.environ["WB_HUB_PROXY"],
+    spawner=os.environ.get("WB_HUB_SPAWNER", "localprocess"),
+    inventory=os.environ.get("WB_HUB_INVENTORY", ""),
 )

@@ -132,5 +132,5 @@ def test_frameworks_are_in_the_labs_extra_not_the_core(repo_root: Path) -> None:
     assert numpy and "<2" in numpy[0]
     mindspore = next(spec for spec in extras["labs"] if spec.startswith("mindspore"))
     assert "sys_platform == 'linux'" in mindspore  # only where it ships wheels
-    assert _dependency_names(extras["hub"]) == {"jupyterhub"}
+    assert _dependency_names(extras["hub"]) == {"jupyterhub", "batchspawner"}  # servers as Slurm jobs
     assert {"postgresql", "test"} <= extras.keys()

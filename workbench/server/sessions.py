@@ -2,7 +2,9 @@
 
 Students see, renew and release their own leases; a course's instructors see and release its
 leases (the Devices panel), instructors of every course all of them. ``POST sessions`` and
-``renew`` are how a single-user server's kernel provisioner leases through the hub service.
+``renew`` are how a single-user server's kernel provisioner leases through the hub service;
+``POST sessions/adopt`` is how a Slurm-spawned server registers the job it runs in
+(``workbench.service.server_jobs``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from workbench.devices.session_info import session_info
 from workbench.server.base import WorkbenchHandler
 from workbench.server.openapi import ERRORS, NOT_FOUND, param
 from workbench.server.roles import EVERY_COURSE
+from workbench.service import server_jobs
 from workbench.store.models import utcnow
 
 
@@ -100,6 +103,21 @@ class SessionsHandler(LeaseHandler):
         self.send({**lease_json(lease), "heartbeat_s": float(ttl or manager.policy.heartbeat_s)}, status=201)
 
 
+class AdoptHandler(LeaseHandler):
+    @web.authenticated
+    @authorized
+    def post(self) -> None:
+        """A Slurm-spawned server registers its job, ``{"job": "<SLURM_JOB_ID>", "course": ...}``: the
+        service reads the job from Slurm (its user must be the caller) and answers its lease."""
+        body = self.json_body()
+        job, course = body.get("job"), body.get("course")
+        if not isinstance(job, (str, int)) or isinstance(job, bool) or not (course is None or isinstance(course, str)):
+            raise web.HTTPError(400, 'send {"job": "<the server\'s $SLURM_JOB_ID>", "course": <id or null>}')
+        manager = self.leases
+        lease = server_jobs.adopt(manager, self.username, str(job), course=course or None)
+        self.send({**lease_json(lease), "heartbeat_s": float(manager.policy.heartbeat_s)})
+
+
 class SessionHandler(LeaseHandler):
     @web.authenticated
     @authorized
@@ -150,7 +168,7 @@ class DeviceSessionHandler(LeaseHandler):
                                self.lease_id(lease) if lease else None, self.get_argument("kind", "cpu"), devices))
 
 
-ROUTES = [("devices", DevicesHandler), ("sessions", SessionsHandler),
+ROUTES = [("devices", DevicesHandler), ("sessions", SessionsHandler), ("sessions/adopt", AdoptHandler),
           (r"sessions/(?P<lease_id>[^/]+)", SessionHandler),
           (r"sessions/(?P<lease_id>[^/]+)/renew", RenewHandler),
           (r"sessions/(?P<lease_id>[^/]+)/release", ReleaseHandler),
@@ -165,6 +183,11 @@ PATHS = {
                   "post": {"summary": "Lease devices to yourself: {requests: ['npu:1', 'cpu:1'], course, kernel_id, "
                                       "ttl}; the first request that can be granted wins",
                            "responses": {"201": _OBJ["200"], **ERRORS}}},
+    "/sessions/adopt": {"post": {
+        "summary": "A Slurm-spawned server registers the job it runs in, {job: SLURM_JOB_ID, course}: the "
+                   "service reads the job from Slurm (its user must be you) and answers its lease "
+                   "(backend slurm, backend_ref the job id, devices the job's GRES indices); asking again "
+                   "answers the same lease", "responses": {**_OBJ, **ERRORS, **NOT_FOUND}}},
     "/sessions/{lease_id}": {"get": {"summary": "One lease (own, or your course's as an instructor)",
                                      "parameters": [param("lease_id")], "responses": {**_OBJ, **ERRORS, **NOT_FOUND}}},
     "/sessions/{lease_id}/renew": {"post": {

@@ -8,6 +8,12 @@ the lease rows, asks ``LeaseManager.sweep`` to reclaim leases idle past their co
 reclaimed leases), and shuts reclaimed kernels down through the kernel manager, so the notebook
 shows the kernel as gone and ``GET kernels/{id}/device`` answers ``reclaimed`` with the reason.
 A busy kernel (a long training cell prints nothing for an hour) counts as active.
+
+Under JupyterHub with Slurm-spawned servers two more things happen here: the workbench service
+keeps server jobs and their leases in step (``workbench.service.server_jobs.reconcile``), and a
+server inside a job registers the job and renews its lease with its kernels' latest activity
+(``ServerJobBackend.heartbeat``). The first sweep runs as the server starts, so a restarted
+service reconciles at once and a new server's job is registered before anyone opens a kernel.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
-from tornado.ioloop import PeriodicCallback
+from tornado.ioloop import IOLoop, PeriodicCallback
 
 from workbench.config import Workbench
 from workbench.devices import backends
+from workbench.devices.backends.server_job import ServerJobBackend
 from workbench.devices.leases import LeaseManager, lease_dict
+from workbench.service import server_jobs
 from workbench.store import Store
 from workbench.store.leases_models import Lease
 
@@ -49,6 +57,7 @@ class Sweeper:
         if self.settings.sweep_interval_s > 0 and self._callback is None:
             self._callback = PeriodicCallback(self.tick, self.settings.sweep_interval_s * 1000)
             self._callback.start()
+            IOLoop.current().add_callback(self.tick)
 
     def stop(self) -> None:
         if self._callback is not None:
@@ -69,7 +78,10 @@ class Sweeper:
                 continue
             busy = getattr(kernel, "execution_state", "") in ("busy", "starting")
             last = getattr(kernel, "last_activity", None) or now
-            found[int(lease["lease"])] = (kernel_id, now if busy else last)
+            moment = now if busy else last
+            previous = found.get(int(lease["lease"]))  # kernels of one server job share its lease
+            if previous is None or previous[1] < moment:
+                found[int(lease["lease"])] = (kernel_id, moment)
         return found
 
     async def tick(self) -> list[dict[str, Any]]:
@@ -95,7 +107,10 @@ class Sweeper:
                 await asyncio.to_thread(manager.renew, lease_id, moment)
             reclaimed = await asyncio.to_thread(manager.sweep, {k: v[1] for k, v in live.items()})
             backend = backends.create(manager, self.settings)
-            for line in await asyncio.to_thread(backend.reap):
+            lines = await asyncio.to_thread(backend.reap)
+            if self.settings.hub_service:
+                lines += await asyncio.to_thread(server_jobs.reconcile, manager)
+            for line in lines:
                 self.log.info("workbench: %s", line)
         for lease in reclaimed:
             kernel = live.get(lease["lease"])
@@ -114,5 +129,9 @@ class Sweeper:
         """A hub client renews each kernel's lease with its activity; the service answers "reclaimed"
         for a lease idle past its limit or past its deadline, and the reclaim itself is the service's."""
         backend = backends.for_server(self.settings)
+        if isinstance(backend, ServerJobBackend):  # one lease, the server job's, for all its kernels
+            latest = max((moment for _, moment in live.values()), default=None)
+            answer = await asyncio.to_thread(backend.heartbeat, latest)
+            return [answer] if answer["state"] not in ("live", "queued") else []
         answers = [await asyncio.to_thread(backend.renew, lease_id, moment) for lease_id, (_, moment) in live.items()]
         return [lease for lease in answers if lease["state"] not in ("live", "queued")]

@@ -116,9 +116,11 @@ def for_server(settings: Workbench) -> Backend:
     """The backend of a kernel provisioner or sweeper: the hub service's when this server is its
     client (no store here), else the configured one on the configured store."""
     if settings.effective_service_url:
+        from workbench.devices.backends.server_job import ServerJobBackend, server_job
         from workbench.devices.backends.service import ServiceBackend
 
-        return ServiceBackend(settings)
+        job = server_job()  # a Slurm-spawned server: its kernels run on the job's lease
+        return ServerJobBackend(settings, job) if job else ServiceBackend(settings)
     from workbench.store import open_store
 
     return create(LeaseManager.from_settings(open_store(settings.effective_db_url), settings.effective_inventory),

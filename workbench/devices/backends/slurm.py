@@ -176,25 +176,32 @@ class SlurmBackend(Backend):
         return ended
 
     def reap(self) -> list[str]:
-        """Cancel jobs whose lease ended (reclaimed by deadline); end live leases whose job is gone."""
+        """Cancel jobs whose lease ended (reclaimed by deadline); end live leases whose job is gone.
+
+        A live lease's job is looked up by its id, not its name: a Slurm-spawned server's job
+        (``workbench.service.server_jobs``) is a live ``slurm`` lease too, under the hub's job name.
+        The live leases are read before the queue is listed, so one placed meanwhile is not ended."""
+        with self.manager.store.session() as s:
+            live = {r.id: r.backend_ref for r in s.scalars(select(Lease).where(
+                Lease.backend == self.name, Lease.state == "live"))}
         listed = self._run(["squeue", "-h", "-o", "%i %j"], check=False)
         if listed.returncode != 0:  # controller away: an empty list must not end every live lease
             return []
-        out = listed.stdout
-        jobs = {int(name[len(JOB_PREFIX):]): job for job, name in (line.split(None, 1) for line in out.splitlines()
-                                                                   if line.strip())
+        names = {job: name for job, _, name in (line.strip().partition(" ") for line in listed.stdout.splitlines())
+                 if job}
+        jobs = {int(name[len(JOB_PREFIX):]): job for job, name in names.items()
                 if name.startswith(JOB_PREFIX) and name[len(JOB_PREFIX):].isdigit()}
         done: list[str] = []
         with self.manager.store.session() as s:
-            rows = {r.id: (r.state, r.backend_ref) for r in s.scalars(select(Lease).where(
-                Lease.backend == self.name, (Lease.id.in_(list(jobs))) | (Lease.state == "live")))}
+            rows = {r.id: r.state for r in s.scalars(select(Lease).where(
+                Lease.backend == self.name, Lease.id.in_(list(jobs))))}
         for lease_id, job in jobs.items():
-            state = rows.get(lease_id, ("missing", None))[0]
+            state = rows.get(lease_id, "missing")
             if state not in OPEN:
                 self._run(["scancel", job], check=False)
                 done.append(f"cancelled job {job} of {state} lease {lease_id}")
-        for lease_id, (state, ref) in rows.items():
-            if state == "live" and ref and lease_id not in jobs:
+        for lease_id, ref in live.items():
+            if ref and ref not in names:
                 self.manager.release(lease_id, reason=f"Slurm job {ref} ended (time limit, or cancelled by an "
                                                       "admin); restart the kernel for a new session")
                 done.append(f"ended lease {lease_id}: job {ref} is gone")
