@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,11 +62,13 @@ def lease_dict(lease: Lease | Mapping[str, Any], position: int | None = None) ->
 class LeaseManager:
     """Every lease operation of one store, under one inventory and policy."""
 
-    def __init__(self, store: Store, devices: list[inventory.Device], rules: Policy | None = None) -> None:
+    def __init__(self, store: Store, devices: list[inventory.Device], rules: Policy | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.devices = devices
         self._totals = Counter(d.kind for d in devices)  # asked on every decision
         self.policy = rules or Policy()
+        self.clock = clock  # "now" of every decision; a simulator passes its own (bench/center_sim.py)
         self._synced = False
 
     @classmethod
@@ -120,6 +122,16 @@ class LeaseManager:
         message = policy.busy_message(granted["kind"], self._total(granted["kind"]), position, waited=wait)
         raise DevicesBusy(message, position)
 
+    def try_acquire(self, holder: str, requests: list[Request], *, course: str | None = None,
+                    kernel_id: str | None = None, ttl: float | None = None, queued: int | None = None
+                    ) -> dict[str, Any]:
+        """One decision that never sleeps: a live lease, or a queued row to pass back as ``queued`` on
+        the next try (``renew`` keeps it, ``release`` gives up its place). ``acquire`` is this in a
+        sleep loop; a caller with its own event loop (a simulator) cannot block in that loop."""
+        self.sync()
+        ttl = ttl or self.policy.heartbeat_s
+        return self.store.write(lambda s: self._attempt(s, holder, requests, course, kernel_id, ttl, queued, True))
+
     def _total(self, kind: str) -> int:
         return self._totals[kind]
 
@@ -128,7 +140,7 @@ class LeaseManager:
         conn, pg = s.connection(), self.store.kind == "postgresql"
         if pg:
             conn.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(holder.encode())})
-        now = utcnow()
+        now = self.clock()
         sql.reclaim(conn, now, pg)
         found = sql.LEASE_BY_ID.run(conn, {"lid": queued_id}) if queued_id else []
         mine = found[0] if found and found[0]["state"] == "queued" else None  # else reclaimed while we slept
@@ -161,7 +173,7 @@ class LeaseManager:
         req, position = busy
         if not may_queue:
             raise DevicesBusy(policy.busy_message(req.kind, self._total(req.kind), position), position)
-        now = utcnow()
+        now = self.clock()
         values = {"kind": req.kind, "count": req.count, "deadline": now + timedelta(seconds=ttl)}
         return lease_dict(self._save(conn, mine, values, holder, requests, course, kernel_id, ttl, now,
                                      state="queued"), position)
@@ -184,7 +196,7 @@ class LeaseManager:
     def _grant(self, conn: Connection, mine: Mapping[str, Any] | None, slots: Sequence[Any], holder: str,
                req: Request, requests: list[Request], course: str | None, kernel_id: str | None, ttl: float,
                quota: policy.Quota) -> dict[str, Any]:
-        now = utcnow()  # after the slot locks: later than the commit that freed them
+        now = self.clock()  # after the slot locks: later than the commit that freed them
         max_end = now + timedelta(hours=quota.max_session_hours) if quota.max_session_hours else None
         deadline = now + timedelta(seconds=ttl)
         ordered = sorted(slots, key=lambda d: (len(d["ident"]), d["ident"]))
@@ -237,7 +249,7 @@ class LeaseManager:
             if self.store.kind == "postgresql":
                 s.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(holder.encode())})
             self._reclaim(s)
-            now = utcnow()
+            now = self.clock()
             over = self._quota_problem(s, holder, course, self.policy.quota_for(course), req, now)
             if over:
                 raise QuotaExceeded(over)
@@ -253,7 +265,7 @@ class LeaseManager:
             row = s.get(Lease, lease_id)
             if row is None or row.state != "queued":
                 raise LeaseNotFound(f"lease {lease_id} is no longer waiting for placement; request again")
-            now = utcnow()
+            now = self.clock()
             hours = self.policy.quota_for(row.course).max_session_hours
             row.max_end = now + timedelta(hours=hours) if hours else None
             deadline = now + timedelta(seconds=row.ttl_s)
@@ -269,7 +281,7 @@ class LeaseManager:
             conn = self._reclaim(s)
             row = self._row(conn, lease_id)
             if row["state"] in OPEN:
-                now = utcnow()
+                now = self.clock()
                 deadline = now + timedelta(seconds=row["ttl_s"])
                 row["deadline"] = min(deadline, row["max_end"]) if row["max_end"] else deadline
                 if activity is None:
@@ -287,14 +299,14 @@ class LeaseManager:
             conn = s.connection()
             row = self._row(conn, lease_id)
             if row["state"] in OPEN:
-                [row] = sql.end(conn, [{**row, "state": "ended", "reason": reason}], utcnow())
+                [row] = sql.end(conn, [{**row, "state": "ended", "reason": reason}], self.clock())
             return lease_dict(row)
         return self.store.write(work)
 
     def sweep(self, idle: dict[int, datetime] | None = None) -> list[dict[str, Any]]:
         """Reclaim expired leases, and leases idle past their course's limit; returns what was reclaimed."""
         def work(s: Session) -> list[dict[str, Any]]:
-            conn, now = s.connection(), utcnow()
+            conn, now = s.connection(), self.clock()
             done = sql.reclaim(conn, now, self.store.kind == "postgresql")
             if idle:
                 rows = conn.execute(select(sql.LEASES).where(sql.L.id.in_(list(idle)), sql.L.state == "live"))
@@ -302,14 +314,14 @@ class LeaseManager:
                     limit = self.policy.quota_for(row["course"]).idle_minutes
                     if limit is not None and now - idle[row["id"]] >= timedelta(minutes=limit):
                         change = {**row, "state": "reclaimed", "reason": policy.idle_reason(limit)}
-                        done += sql.end(conn, [change], utcnow())
+                        done += sql.end(conn, [change], self.clock())
             return [lease_dict(r) for r in done]
         return self.store.write(work)
 
     def _reclaim(self, s: Session) -> Connection:
         """End the leases past their deadline; returns the transaction's connection for what follows."""
         conn = s.connection()
-        sql.reclaim(conn, utcnow(), self.store.kind == "postgresql")
+        sql.reclaim(conn, self.clock(), self.store.kind == "postgresql")
         return conn
 
     def _row(self, conn: Connection, lease_id: int) -> dict[str, Any]:
@@ -331,7 +343,7 @@ class LeaseManager:
                 query = query.where(sql.L.state.in_(OPEN))
             if holder:
                 query = query.where(sql.L.holder == holder)
-            conn, now = s.connection(), utcnow()
+            conn, now = s.connection(), self.clock()
             rows = [sql.lease_values(r) for r in conn.execute(query).mappings()]
             positions = {r["id"]: self._ahead(conn, r["kind"], r["holder"], r, now)[0] + 1
                          for r in rows if r["state"] == "queued"}
@@ -346,7 +358,7 @@ class LeaseManager:
 
     def usage(self, holder: str | None = None) -> list[dict[str, Any]]:
         """Device-seconds per holder and kind, from the lease rows (live ones count up to now)."""
-        now = utcnow()
+        now = self.clock()
         with self.store.session() as s:
             query = select(Lease).where(Lease.started.is_not(None))
             if holder:
