@@ -23,7 +23,6 @@ on loopback TCP, with ``synchronous_commit=off`` — the counterpart of SQLite's
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import random
@@ -43,23 +42,18 @@ from sqlalchemy import text
 from workbench.devices.inventory import Device
 from workbench.devices.leases import LeaseManager, Request
 from workbench.devices.policy import Policy, Quota
+from workbench.service.trial import postgres_bindir
 from workbench.store import Store
 
 LIVE, NPUS, CPUS, COURSES = 10_000, 1_000, 10_500, 50
 
 
-def _bindir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
 
 
 @contextmanager
 def throwaway_postgres() -> Iterator[str]:
     """A ``postgresql+psycopg://`` URL of a fresh server and database, removed afterwards."""
-    bindir = _bindir()
+    bindir = postgres_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL binaries (initdb) not found; run `make system-packages`")
     base, prefix = Path(tempfile.mkdtemp(prefix="wb-bench-pg-")), []

@@ -30,8 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -40,11 +38,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from tests.fixtures.hub import hub_call  # noqa: E402
 from tests.fixtures.jupyter_server import free_port  # noqa: E402
 from workbench.service.trial import (  # noqa: E402
     SERVICE_USER,
     hub_environment,
     place_course,
+    postgres_bindir,
     start_postgres,
     unix_user,
 )
@@ -52,20 +52,6 @@ from workbench.service.trial import (  # noqa: E402
 VENV_BIN = Path(sys.executable).parent
 ADMIN = secrets.token_hex(24)
 Timings = dict[str, list[float]]
-
-
-def call(method: str, url: str, token: str, body: Any = None, timeout: float = 120) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"token {token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        try:
-            return err.code, json.loads(raw)
-        except json.JSONDecodeError:
-            return err.code, raw.decode(errors="replace")
 
 
 class Student:
@@ -78,7 +64,7 @@ class Student:
 
     def req(self, kind: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         start = time.perf_counter()
-        status, answer = call(method, self.api + path, self.token, body)
+        status, answer = hub_call(method, self.api + path, body, self.token, timeout=120)
         self.timings[kind].append(time.perf_counter() - start)
         return status, answer
 
@@ -149,25 +135,25 @@ def run_hub(base: Path, students: int, servers: int, concurrency: int, notebook:
     try:
         for _ in range(240):
             try:
-                if call("GET", f"{url}/hub/api/services/workbench", ADMIN)[0] == 200 and \
-                        call("GET", service_api + "health", ADMIN)[0] in (200, 403):
+                if hub_call("GET", f"{url}/hub/api/services/workbench", None, ADMIN)[0] == 200 and \
+                        hub_call("GET", service_api + "health", None, ADMIN)[0] in (200, 403):
                     break
             except OSError:  # not listening yet
                 pass
             time.sleep(0.5)
         tokens = {}
         for name in ["wb-instructor", *names]:
-            status, made = call("POST", f"{url}/hub/api/users/{name}/tokens", ADMIN,
-                                {"scopes": [f"access:servers!user={name}", "access:services!service=workbench"]})
+            scopes = [f"access:servers!user={name}", "access:services!service=workbench"]
+            status, made = hub_call("POST", f"{url}/hub/api/users/{name}/tokens", {"scopes": scopes}, ADMIN)
             assert status == 201, made
             tokens[name] = made["token"]
         for name in names[:servers]:
-            call("POST", f"{url}/hub/api/users/{name}/server", ADMIN)
+            hub_call("POST", f"{url}/hub/api/users/{name}/server", None, ADMIN)
         for name in names[:servers]:
-            while not ((call("GET", f"{url}/hub/api/users/{name}", ADMIN)[1].get("servers") or {}).get("", {})
+            while not ((hub_call("GET", f"{url}/hub/api/users/{name}", None, ADMIN)[1].get("servers") or {}).get("", {})
                        .get("ready")):
                 time.sleep(0.5)
-            call("POST", f"{url}/user/{name}/workbench/api/v1/courses/intro/labs/hello/open", tokens[name])
+            hub_call("POST", f"{url}/user/{name}/workbench/api/v1/courses/intro/labs/hello/open", None, tokens[name])
         pid = int(subprocess.run(["pgrep", "-u", SERVICE_USER, "-f", "workbench-service"], capture_output=True,
                                  text=True).stdout.split()[0])
         timings: Timings = defaultdict(list)
@@ -179,10 +165,11 @@ def run_hub(base: Path, students: int, servers: int, concurrency: int, notebook:
             student = Student(api, tokens[name], timings, notebook, f"student {i}")
             if real:  # a real kernel through the provisioner, leased at the service
                 start = time.perf_counter()
-                status, kernel = call("POST", f"{url}/user/{name}/api/kernels", tokens[name], {"name": "workbench-cpu"})
+                status, kernel = hub_call("POST", f"{url}/user/{name}/api/kernels", {"name": "workbench-cpu"},
+                                          tokens[name])
                 timings["kernel start"].append(time.perf_counter() - start)
                 if status == 201:
-                    call("DELETE", f"{url}/user/{name}/api/kernels/{kernel['id']}", tokens[name])
+                    hub_call("DELETE", f"{url}/user/{name}/api/kernels/{kernel['id']}", None, tokens[name])
             return student.session(with_notebook=not real, deadline=time.monotonic() + 900)
 
         cpu0, wall0 = cpu_seconds(pid), time.monotonic()
@@ -193,7 +180,7 @@ def run_hub(base: Path, students: int, servers: int, concurrency: int, notebook:
             teacher.req("autograde", "POST", "autograde", {"course": "intro", "lab": "hello", "force": True})
             outcomes = [f.result() for f in futures]
         wall, cpu = time.monotonic() - wall0, cpu_seconds(pid) - cpu0
-        _, listed = call("GET", service_api + "submissions?course=intro&lab=hello", tokens["wb-instructor"])
+        _, listed = hub_call("GET", service_api + "submissions?course=intro&lab=hello", None, tokens["wb-instructor"])
         return summarize("hub", timings, outcomes, listed["submissions"], wall, cpu)
     finally:
         os.killpg(hub.pid, 15)
@@ -201,9 +188,10 @@ def run_hub(base: Path, students: int, servers: int, concurrency: int, notebook:
         subprocess.run(["pkill", "-9", "-u", SERVICE_USER], capture_output=True)
         for name in names[:servers]:
             subprocess.run(["pkill", "-9", "-u", name], capture_output=True)
-        pg = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))[-1]
-        subprocess.run(["runuser", "-u", "postgres", "--", str(pg), "-D", str(pg_state / "pg"), "-m", "immediate",
-                        "stop"], capture_output=True)
+        bindir = postgres_bindir()  # found: start_postgres ran with it
+        if bindir is not None:
+            subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(pg_state / "pg"),
+                            "-m", "immediate", "stop"], capture_output=True)
 
 
 def run_personal(base: Path, students: int, concurrency: int, notebook: dict[str, Any],
@@ -224,7 +212,7 @@ def run_personal(base: Path, students: int, concurrency: int, notebook: dict[str
     try:
         while True:
             try:
-                if call("GET", api + "health", token)[0] == 200:
+                if hub_call("GET", api + "health", None, token)[0] == 200:
                     break
             except OSError:
                 pass
@@ -239,7 +227,7 @@ def run_personal(base: Path, students: int, concurrency: int, notebook: dict[str
                                                           {"course": "intro", "lab": "hello", "force": True})
             outcomes = [f.result() for f in futures]
         wall, cpu = time.monotonic() - wall0, cpu_seconds(server.pid) - cpu0
-        listed = call("GET", api + "submissions?course=intro&lab=hello", token)[1]["submissions"]
+        listed = hub_call("GET", api + "submissions?course=intro&lab=hello", None, token)[1]["submissions"]
         return summarize("single-user server", timings, outcomes, listed, wall, cpu)
     finally:
         server.terminate()

@@ -14,10 +14,10 @@ from typing import Any
 import nbformat
 import pytest
 import yaml
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from playwright.sync_api import Page, expect
 
 from tests.e2e.ui import APP_TIMEOUT_MS, open_courses_panel, open_lab, open_side_panel
+from tests.fixtures.sums_lab import notebook
 
 pytestmark = pytest.mark.e2e
 GRADING_TIMEOUT_MS = 120_000
@@ -25,18 +25,6 @@ MEMORY_BOMB = "values = bytearray(3 << 30)"
 EXPLAINED = "an earlier cell failed first: cell 2 ('prepare'): memory limit exceeded (1024 MB)"
 
 
-def meta(gid: str, **flags: object) -> dict:
-    return {"nbgrader": {"grade_id": gid, "schema_version": 3, **flags}}
-
-
-def notebook(prepare: str = "values = [1, 2, 3]") -> nbformat.NotebookNode:
-    return new_notebook(cells=[
-        new_markdown_cell("# Sums"),
-        new_code_cell(prepare, metadata=meta("prepare", solution=True, grade=False)),
-        new_code_cell("assert sum(values) == 6", metadata=meta("test_values", grade=True, points=1)),
-        new_code_cell("def square(x):\n    return x * x", metadata=meta("square", solution=True, grade=False)),
-        new_code_cell("assert square(3) == 9", metadata=meta("test_square", grade=True, points=1)),
-    ])
 
 
 @pytest.fixture(scope="module")

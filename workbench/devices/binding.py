@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -75,15 +74,11 @@ class DeviceSession:
 
 
 def _dated(info: dict[str, Any]) -> dict[str, Any]:
-    """The service's JSON with its moments as datetimes again, as the store gives them."""
-    def parse(value: Any) -> Any:
-        return datetime.fromisoformat(value) if isinstance(value, str) else value
+    """The service's answer with its moments as datetimes, as the store-backed path returns them."""
+    from workbench.service.client import with_moments
 
-    for key in ("deadline", "max_end"):
-        if key in info:
-            info[key] = parse(info[key])
-    info["quota"]["resets"] = parse(info["quota"].get("resets"))
-    return info
+    with_moments(info["quota"], ("resets",))
+    return with_moments(info, ("deadline", "max_end"))
 
 
 def current_session() -> DeviceSession:

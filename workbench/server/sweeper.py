@@ -28,6 +28,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from workbench.config import Workbench
 from workbench.devices import backends
 from workbench.devices.backends.server_job import ServerJobBackend
+from workbench.devices.lease_sql import OPEN
 from workbench.devices.leases import LeaseManager, lease_dict
 from workbench.service import server_jobs
 from workbench.store import Store
@@ -132,6 +133,6 @@ class Sweeper:
         if isinstance(backend, ServerJobBackend):  # one lease, the server job's, for all its kernels
             latest = max((moment for _, moment in live.values()), default=None)
             answer = await asyncio.to_thread(backend.heartbeat, latest)
-            return [answer] if answer["state"] not in ("live", "queued") else []
+            return [answer] if answer["state"] not in OPEN else []
         answers = [await asyncio.to_thread(backend.renew, lease_id, moment) for lease_id, (_, moment) in live.items()]
-        return [lease for lease in answers if lease["state"] not in ("live", "queued")]
+        return [lease for lease in answers if lease["state"] not in OPEN]

@@ -10,6 +10,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from typing import Any
 
 from workbench.errors import WorkbenchError
@@ -24,6 +25,14 @@ class ServiceError(WorkbenchError):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
+
+
+def with_moments(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The service's JSON with the ISO times under ``keys`` as datetimes again, as the store gives them."""
+    for key in keys:
+        if isinstance(data.get(key), str):
+            data[key] = datetime.fromisoformat(data[key])
+    return data
 
 
 def api_url(service_url: str, path: str, query: dict[str, str] | None = None) -> str:

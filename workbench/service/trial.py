@@ -47,10 +47,21 @@ def place_course(source: Path, target: Path, owner: pwd.struct_passwd) -> Path:
     return target
 
 
+def postgres_bindir() -> Path | None:
+    """The newest Debian PostgreSQL's binaries (versions compared as numbers), else initdb's on PATH."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
 def start_postgres(state: Path, port: int = 5433) -> str:
     """A PostgreSQL cluster of the center's own under ``state/pg``, run as the ``postgres`` account
     (password login only); returns its URL, password included."""
-    bindir = Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))[-1]).parent
+    bindir = postgres_bindir()
+    if bindir is None:
+        raise SystemExit("PostgreSQL is not installed: as root, apt-get install postgresql")
     data, secret_file = state / "pg", state / "db-password"
     postgres = pwd.getpwnam("postgres")
     if not data.exists():

@@ -18,9 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from tests.fixtures.jupyter_server import Server
+from tests.fixtures.sums_lab import notebook
 from workbench.cli import main
 from workbench.commands import context
 
@@ -37,18 +37,6 @@ CAUSES = {
 }
 
 
-def meta(gid: str, **flags: object) -> dict:
-    return {"nbgrader": {"grade_id": gid, "schema_version": 3, **flags}}
-
-
-def notebook(prepare: str = "values = [1, 2, 3]") -> nbformat.NotebookNode:
-    return new_notebook(cells=[
-        new_markdown_cell("# Sums"),
-        new_code_cell(prepare, metadata=meta("prepare", solution=True, grade=False)),
-        new_code_cell("assert sum(values) == 6", metadata=meta("test_values", grade=True, points=1)),
-        new_code_cell("def square(x):\n    return x * x", metadata=meta("square", solution=True, grade=False)),
-        new_code_cell("assert square(3) == 9", metadata=meta("test_square", grade=True, points=1)),
-    ])
 
 
 @pytest.fixture

@@ -99,9 +99,9 @@ def _kernel_pid(user: str, kernel_id: str) -> int:
 def test_kernels_lease_through_the_service_and_hold_no_secret(center: Center) -> None:
     center.start_server(STUDENT_A)
     base = f"{center.url}/user/{STUDENT_A}/api/kernels"
-    from tests.fixtures.hub import _call
+    from tests.fixtures.hub import hub_call
 
-    status, kernel = _call("POST", base, {"name": "workbench-cpu"}, center.tokens[STUDENT_A])
+    status, kernel = hub_call("POST", base, {"name": "workbench-cpu"}, center.tokens[STUDENT_A])
     assert status == 201, kernel
     try:
         environ = Path(f"/proc/{_kernel_pid(STUDENT_A, kernel['id'])}/environ").read_bytes().split(b"\0")
@@ -120,7 +120,7 @@ def test_kernels_lease_through_the_service_and_hold_no_secret(center: Center) ->
         theirs = center.api(STUDENT_B, "GET", "sessions", direct=True)[1]["sessions"]
         assert lease not in [s["lease"] for s in theirs] and {s["holder"] for s in theirs} <= {STUDENT_B}
     finally:
-        _call("DELETE", f"{base}/{kernel['id']}", None, center.tokens[STUDENT_A])
+        hub_call("DELETE", f"{base}/{kernel['id']}", None, center.tokens[STUDENT_A])
     deadline = time.monotonic() + 30
     while center.api(STUDENT_A, "GET", "sessions")[1]["sessions"] and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -152,13 +152,13 @@ def test_course_sources_and_the_store_are_closed_to_students(center: Center, sub
 def _edit_and_submit(center: Center, user: str, mark: str, deadline: float) -> int:
     """Change the student's copy (as their editor would, through their server) and submit it,
     retrying while the service is away (the relay answers 502 then); returns the submission id."""
-    from tests.fixtures.hub import _call
+    from tests.fixtures.hub import hub_call
 
     contents = f"{center.url}/user/{user}/api/contents/intro/hello.ipynb"
-    status, model = _call("GET", contents, None, center.tokens[user])
+    status, model = hub_call("GET", contents, None, center.tokens[user])
     assert status == 200, model
     model["content"]["cells"][0]["source"] += f"\n# {mark}"
-    assert _call("PUT", contents, {"type": "notebook", "format": "json", "content": model["content"]},
+    assert hub_call("PUT", contents, {"type": "notebook", "format": "json", "content": model["content"]},
                  center.tokens[user])[0] == 200
     while time.monotonic() < deadline:
         status, sub = center.api(user, "POST", "submissions", {"course": "intro", "lab": "hello"})
@@ -172,12 +172,12 @@ def _edit_and_submit(center: Center, user: str, mark: str, deadline: float) -> i
 def test_the_service_killed_mid_class_loses_nothing(center: Center, submitted: dict[str, Any]) -> None:
     """kill -9 of the service while students submit, a kernel holds a lease and the instructor
     autogrades: the hub restarts it, and every accepted submission ends graded, the lease lives on."""
-    from tests.fixtures.hub import _call
+    from tests.fixtures.hub import hub_call
 
     center.start_server(STUDENT_B)
     center.api(STUDENT_B, "POST", "courses/intro/labs/hello/open")
     kernels = f"{center.url}/user/{STUDENT_B}/api/kernels"
-    status, kernel = _call("POST", kernels, {"name": "workbench-cpu"}, center.tokens[STUDENT_B])
+    status, kernel = hub_call("POST", kernels, {"name": "workbench-cpu"}, center.tokens[STUDENT_B])
     assert status == 201, kernel
     lease = center.api(STUDENT_B, "GET", f"kernels/{kernel['id']}/device")[1]["lease"]
     deadline = time.monotonic() + 240
@@ -197,4 +197,4 @@ def test_the_service_killed_mid_class_loses_nothing(center: Center, submitted: d
     assert all(s["status"] == "graded" for s in listed["submissions"]), listed
     device = center.api(STUDENT_B, "GET", f"kernels/{kernel['id']}/device")[1]
     assert device["lease"] == lease and device["state"] == "live", device
-    _call("DELETE", f"{kernels}/{kernel['id']}", None, center.tokens[STUDENT_B])
+    hub_call("DELETE", f"{kernels}/{kernel['id']}", None, center.tokens[STUDENT_B])

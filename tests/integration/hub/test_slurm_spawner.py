@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.fixtures.hub import SERVICE_USER, SLURM_A, SLURM_B, Center, _call
+from tests.fixtures.hub import SERVICE_USER, SLURM_A, SLURM_B, Center, hub_call
 from tests.fixtures.slurm import SlurmCluster
 from workbench.devices.backends.slurm import parse_job
 
@@ -82,12 +82,12 @@ def test_a_students_server_is_a_job_holding_its_lease(
     assert lease["kind"] == "npu" and [d["id"] for d in lease["devices"]] == indices and lease["kernel_id"] is None
 
     kernels = f"{slurm_center.url}/user/{SLURM_A}/api/kernels"
-    status, kernel = _call("POST", kernels, {"name": "workbench-npu"}, slurm_center.tokens[SLURM_A])
+    status, kernel = hub_call("POST", kernels, {"name": "workbench-npu"}, slurm_center.tokens[SLURM_A])
     assert status == 201, kernel
     environ = _environ(SLURM_A, kernel["id"])
     assert environ["ASCEND_RT_VISIBLE_DEVICES"] == ",".join(indices)
     assert environ["WORKBENCH_LEASE"] == str(lease["lease"]) and environ["SLURM_JOB_ID"] == job
-    assert _call("DELETE", f"{kernels}/{kernel['id']}", None, slurm_center.tokens[SLURM_A])[0] == 204
+    assert hub_call("DELETE", f"{kernels}/{kernel['id']}", None, slurm_center.tokens[SLURM_A])[0] == 204
     time.sleep(3)  # a sweep later: the kernel's end released nothing, the job still holds its NPU
     assert _lease(slurm_center, SLURM_A, job)["state"] == "live" and _jobs(SLURM_A).get(job) == "RUNNING"
 
@@ -108,7 +108,7 @@ def test_only_a_profile_reaches_the_batch_script(slurm_center: Center, servers: 
     # handler would copy any key onto the spawner, e.g. the command the hub runs as root at stop
     token = _environ(SLURM_B, "batchspawner-singleuser")["JUPYTERHUB_API_TOKEN"]
     marker = Path(f"/tmp/wb-pwned-{os.getpid()}")
-    status, body = _call("POST", f"{slurm_center.url}/hub/api/batchspawner",
+    status, body = hub_call("POST", f"{slurm_center.url}/hub/api/batchspawner",
                          {"exec_prefix": f"touch {marker}; "}, token)
     assert status == 400, body
     slurm_center.stop_server(SLURM_B)

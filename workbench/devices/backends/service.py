@@ -18,15 +18,12 @@ from workbench.devices.inventory import Device
 from workbench.devices.leases import Request
 from workbench.devices.policy import LeaseRefused
 from workbench.errors import WorkbenchError
-from workbench.service.client import ServiceClient, ServiceError
+from workbench.service.client import ServiceClient, ServiceError, with_moments
 
 
 def _lease(data: dict[str, Any]) -> dict[str, Any]:
     """The service's lease JSON with its moments as datetimes, as a store-backed lease has them."""
-    for key in ("deadline", "started", "ended", "max_end"):
-        if isinstance(data.get(key), str):
-            data[key] = datetime.fromisoformat(data[key])
-    return data
+    return with_moments(data, ("deadline", "started", "ended", "max_end"))
 
 
 class ServiceBackend(Backend):
