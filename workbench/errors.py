@@ -48,3 +48,21 @@ class CourseError(WorkbenchError):
         count = len(problems)
         header = f"{count} problem{'s' if count != 1 else ''} in the course:"
         super().__init__("\n".join([header, *(f"  {p}" for p in problems)]))
+
+
+class EventError(WorkbenchError):
+    """An event directory is invalid; carries every problem found, as CourseError does."""
+
+    def __init__(self, problems: list[ValidationProblem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        header = f"{count} problem{'s' if count != 1 else ''} in the event:"
+        super().__init__("\n".join([header, *(f"  {p}" for p in problems)]))
+
+
+class PredictionsError(WorkbenchError):
+    """A submitted predictions file cannot be scored; the message names the row and the fix."""
+
+
+class SubmissionRefused(WorkbenchError):
+    """A submission is refused (window, limits, team); the message says why and when the next is allowed."""
