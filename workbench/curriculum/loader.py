@@ -6,7 +6,6 @@ line (course.yaml) or the cell (notebooks), and what to write instead.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from datetime import date, datetime, time, timezone
@@ -14,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import yaml
 
 from workbench.curriculum import cells
 from workbench.curriculum.model import DEVICE_KINDS, FRAMEWORKS, GRADING_KEYS, Course, DeviceRequest, Lab
-from workbench.errors import CourseError, ValidationProblem
+from workbench.errors import CourseError
+from workbench.yaml_source import Lines, Problems, read, unknown_keys
 
 COURSE_FILE = "course.yaml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
@@ -26,47 +25,6 @@ COURSE_KEYS = {"id", "title", "description", "roles", "labs"}
 ROLE_KEYS = {"instructors"}
 LAB_KEYS = {"id", "title", "path", "due", "points", "device", "frameworks", "grading"}
 DEVICE_KEYS = {"kind", "count", "fallback"}
-
-
-class _Problems:
-    def __init__(self, file: Path) -> None:
-        self.file = file
-        self.items: list[ValidationProblem] = []
-
-    def add(self, line: int | None, message: str, file: Path | None = None) -> None:
-        where = str(file or self.file) + (f":{line}" if line else "")
-        self.items.append(ValidationProblem(where, message))
-
-
-def _lines(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
-    """Map each key path in a YAML document to its 1-based line, for precise messages."""
-    found: dict[tuple[Any, ...], int] = {}
-
-    def walk(n: yaml.Node, path: tuple[Any, ...]) -> None:
-        found[path] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
-            for key, value in n.value:
-                key_path = path + (key.value,)
-                walk(value, key_path)
-                found[key_path] = key.start_mark.line + 1  # a key's problems point at the key
-        elif isinstance(n, yaml.SequenceNode):
-            for i, item in enumerate(n.value):
-                walk(item, path + (i,))
-
-    if node is not None:
-        walk(node, ())
-    return found
-
-
-def _unknown_keys(
-    data: dict[str, Any], known: set[str], what: str, path: tuple[Any, ...],
-    lines: dict[tuple[Any, ...], int], problems: _Problems,
-) -> None:
-    for key in data:
-        if key not in known:
-            hint = difflib.get_close_matches(str(key), sorted(known), n=1)
-            fix = f"did you mean '{hint[0]}'?" if hint else f"allowed: {', '.join(sorted(known))}"
-            problems.add(lines.get((*path, key)), f"{what}: unknown key '{key}' — {fix}")
 
 
 def _parse_due(value: Any) -> datetime | None:
@@ -81,14 +39,14 @@ def _parse_due(value: Any) -> datetime | None:
 
 
 def _device(
-    value: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], problems: _Problems,
+    value: Any, path: tuple[Any, ...], lines: Lines, problems: Problems,
     what: str,
 ) -> DeviceRequest:
     line = lines.get(path)
     if not isinstance(value, dict):
         problems.add(line, f"{what}: device must be a mapping such as {{kind: npu, count: 1}}")
         return DeviceRequest()
-    _unknown_keys(value, DEVICE_KEYS, what + " device", path, lines, problems)
+    unknown_keys(value, DEVICE_KEYS, what + " device", path, lines, problems)
     kind = value.get("kind", "cpu")
     if kind not in DEVICE_KINDS:
         problems.add(line, f"{what}: device kind '{kind}' is not one of {', '.join(DEVICE_KINDS)}")
@@ -109,13 +67,13 @@ def _device(
 
 
 def _grading(
-    value: Any, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], problems: _Problems, what: str,
+    value: Any, path: tuple[Any, ...], lines: Lines, problems: Problems, what: str,
 ) -> dict[str, float]:
     """A lab's grading limits (seconds, MB, counts), checked here so a typo cannot silently loosen one."""
     if not isinstance(value, dict):
         problems.add(lines.get(path), f"{what}: grading must be a mapping such as {{cell_timeout: 120}}")
         return {}
-    _unknown_keys(value, set(GRADING_KEYS), what + " grading", path, lines, problems)
+    unknown_keys(value, set(GRADING_KEYS), what + " grading", path, lines, problems)
     limits: dict[str, float] = {}
     for key, number in value.items():
         if key not in GRADING_KEYS:
@@ -127,7 +85,7 @@ def _grading(
     return limits
 
 
-def validate_notebook(path: Path, problems: _Problems) -> float | None:
+def validate_notebook(path: Path, problems: Problems) -> float | None:
     """Check a source notebook; return its total points, or None when it cannot be read at all."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -160,26 +118,21 @@ def load_course(directory: str | Path) -> Course:
     """Read and validate ``directory/course.yaml`` and its notebooks; raise CourseError listing all."""
     root = Path(directory).expanduser().resolve()
     file = root / COURSE_FILE
-    problems = _Problems(file)
+    problems = Problems(file)
     if not file.is_file():
         hint = "" if root.is_dir() else f" (the directory {root} does not exist)"
         problems.add(None, f"no {COURSE_FILE} here{hint}; a course directory holds course.yaml "
                      "and labs/<lab>/source.ipynb")
         raise CourseError(problems.items)
-    text = file.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problems.add(mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}")
-        raise CourseError(problems.items) from exc
-    lines = _lines(node)
+    parsed = read(file, problems)
+    if parsed is None:
+        raise CourseError(problems.items)
+    data, lines = parsed
     if not isinstance(data, dict):
         problems.add(1, "course.yaml must be a mapping with id, title and labs")
         raise CourseError(problems.items)
 
-    _unknown_keys(data, COURSE_KEYS, "course", (), lines, problems)
+    unknown_keys(data, COURSE_KEYS, "course", (), lines, problems)
     for key in ("id", "title", "labs"):
         if key not in data:
             problems.add(None, f"course: missing required key '{key}'")
@@ -192,7 +145,7 @@ def load_course(directory: str | Path) -> Course:
     if not isinstance(roles, dict):
         problems.add(lines.get(("roles",)), "roles must be a mapping such as {instructors: [alice]}")
     else:
-        _unknown_keys(roles, ROLE_KEYS, "roles", ("roles",), lines, problems)
+        unknown_keys(roles, ROLE_KEYS, "roles", ("roles",), lines, problems)
         instructors = tuple(str(name) for name in roles.get("instructors") or ())
 
     labs_raw = data.get("labs") or []
@@ -210,7 +163,7 @@ def load_course(directory: str | Path) -> Course:
             continue
         if "id" in raw:
             what = f"lab '{raw['id']}'"
-        _unknown_keys(raw, LAB_KEYS, what, path, lines, problems)
+        unknown_keys(raw, LAB_KEYS, what, path, lines, problems)
         for key in ("id", "title", "path"):
             if key not in raw:
                 problems.add(line, f"{what}: missing required key '{key}'")
