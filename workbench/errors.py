@@ -66,3 +66,9 @@ class PredictionsError(WorkbenchError):
 
 class SubmissionRefused(WorkbenchError):
     """A submission is refused (window, limits, team); the message says why and when the next is allowed."""
+
+
+class NotebookRunError(WorkbenchError):
+    """A submitted notebook or script did not produce predictions (time or memory limit, a crash, no
+    predictions.csv); the message says which and what to change. Like a malformed file, it does not
+    count against the team's limits."""
