@@ -31,7 +31,11 @@ class EventRow(Base):
 
 
 class Team(Base):
-    """A team of an event; ``merged_into`` names the team that absorbed it (its rows moved there)."""
+    """A team of an event; ``merged_into`` names the team that absorbed it (its rows moved there).
+
+    ``merge_offer`` ("<from>><into>") is this team's standing half of a merge: a merge happens when
+    both teams asked for the same one (or an organiser asks), so nobody joins a team uninvited.
+    """
 
     __tablename__ = "event_teams"
     __table_args__ = (UniqueConstraint("event_id", "team_id"),)
@@ -42,6 +46,7 @@ class Team(Base):
     name: Mapped[str] = mapped_column(String(300))
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     merged_into: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    merge_offer: Mapped[str | None] = mapped_column(String(201), nullable=True)
 
 
 class TeamMember(Base):

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(300), nullable=False),
         sa.Column("created", _TS, nullable=False),
         sa.Column("merged_into", sa.String(100), nullable=True),
+        sa.Column("merge_offer", sa.String(201), nullable=True),
         sa.UniqueConstraint("event_id", "team_id"),
     )
     op.create_table(
