@@ -11,6 +11,7 @@ worker imports, the others are cloned from it), not once per submission.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import queue
 import sys
@@ -28,7 +29,9 @@ from workbench.grading.grade import grade_plan
 from workbench.grading.identity import bwrap_path, require_sandbox
 from workbench.grading.merge import NO_GRADED_CELLS, GradingInputError, make_plan, read_notebook, source_tasks
 from workbench.grading.sandbox import Limits, SandboxSpec, sweep_stale
-from workbench.grading.warm import WarmWorker, WorkerError, preload_for
+from workbench.grading.warm import WarmWorker, preload_for
+from workbench.grading.warm_pool import ImageKey, WarmPool
+from workbench.grading.worker_source import Costs, OwnWorkers, WorkerSource
 from workbench.store import Store
 
 COMMIT_EVERY = 0.25  # seconds: how long finished grades may wait to be committed together
@@ -53,6 +56,7 @@ class Summary:
     failed: int = 0
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # about the source, for the instructor (stderr)
+    workers: Costs = field(default_factory=Costs)  # started, cloned or reused, and the seconds that cost
 
 
 def _nbgrader_timestamp(folder: Path) -> datetime | None:
@@ -143,30 +147,28 @@ def stored_pending(store: Store, course: str, lab: str, source_sha: str,
 
 
 class _Pool:
-    """The warm workers, each on its own thread taking submissions from a queue, plus one writer
-    thread that commits what they finished (one transaction per batch) while the workers go on grading.
+    """The grading threads, each leasing a warm worker from ``workers`` and taking submissions from a
+    queue, plus one writer thread that commits what they finished (one transaction per batch) while
+    the workers go on grading.
 
-    Workers start as soon as the pool exists, so ``autograde`` overlaps their imports (seconds with
-    torch) with storing and registering the class. Only worker 0 pays the imports; the others are
-    cloned from its warm image once it is ready (``WarmWorker.clone``). The pool owns every worker
-    and closes them at the end, clones before the worker they came from."""
+    Threads start as soon as the pool exists, so ``autograde`` overlaps the workers' imports (seconds
+    with torch) with storing and registering the class. At the end every worker is given back, in the
+    reverse order of leasing (clones before the worker they came from), and each thread stays alive,
+    idle, until then: bwrap runs with --die-with-parent, and Linux ties that to the *thread* that
+    started it (``OwnWorkers`` starts them on these threads; a ``WarmPool`` on its own)."""
 
-    def __init__(self, start_worker: Callable[[int, threading.Event], WarmWorker | None], count: int,
+    def __init__(self, workers: WorkerSource, count: int,
                  grade_one: Callable[[int, Path, WarmWorker | None], gradebook.Outcome],
                  commit: Callable[[list[gradebook.Outcome]], None]) -> None:
-        self.start_worker, self.grade_one, self.commit = start_worker, grade_one, commit
+        self.source, self.grade_one, self.commit = workers, grade_one, commit
         self.jobs: queue.Queue[tuple[int, Path] | None] = queue.Queue()
         self.results: queue.Queue[gradebook.Outcome | None] = queue.Queue()
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
         self.count = count
         self.workers: list[WarmWorker] = []
-        self.first: WarmWorker | None = None
-        # bwrap runs with --die-with-parent, and Linux ties that to the *thread* that started it: a
-        # worker thread stays alive, idle, until the pool has closed every worker (clones first).
         self.idle = [threading.Event() for _ in range(count)]
         self.release = threading.Event()
-        self.first_ready = threading.Event()
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self._work, args=(i,), name=f"autograde-{i}", daemon=True)
                         for i in range(count)]
@@ -175,24 +177,7 @@ class _Pool:
             thread.start()
 
     def _worker(self, index: int) -> WarmWorker | None:
-        """Worker 0 is started (a stop while it starts kills it at once); the others are clones of
-        it, or started afresh when it is gone or cannot be cloned."""
-        worker: WarmWorker | None = None
-        if index == 0:
-            try:
-                worker = self.first = self.start_worker(0, self.stop)
-            finally:
-                self.first_ready.set()
-        else:
-            while not self.first_ready.wait(0.1):
-                if self.stop.is_set():
-                    return None
-            first = self.first
-            if first is not None and first.alive():
-                with contextlib.suppress(WorkerError):
-                    worker = first.clone(index)
-            if worker is None:
-                worker = self.start_worker(index, self.stop)
+        worker = self.source.lease(index, self.stop)
         if worker is not None:
             with self.lock:
                 self.workers.append(worker)
@@ -206,7 +191,9 @@ class _Pool:
                 if job is None:
                     return
                 if worker is not None and not worker.alive():
-                    worker.close()
+                    with self.lock:
+                        self.workers.remove(worker)
+                    self.source.give_back(worker)
                     worker = self._worker(index)
                 self.results.put(self.grade_one(job[0], job[1], worker))
         except BaseException as exc:  # surfaced by the main thread (unless we were told to stop)
@@ -262,7 +249,7 @@ class _Pool:
             with self.lock:
                 workers, self.workers = self.workers, []
             for worker in reversed(workers):
-                worker.close()
+                self.source.give_back(worker)
             self.release.set()
         if self.errors:
             raise self.errors[0]
@@ -293,14 +280,15 @@ def autograde(store: Store, course: str, lab: str, source: Path, found: list[Fou
 def grade_pending(store: Store, lab: str, source: Path, pending: list[tuple[int, Path]], workers: int = 2,
                   limits: Limits | None = None, policy: gradebook.LatePolicy | None = None,
                   unsafe_no_sandbox: bool = False, data_dir: Path | None = None, progress: bool = True,
-                  python: str = "") -> Summary:
+                  python: str = "", warm: WarmPool | None = None) -> Summary:
     """Grade registered submissions in parallel; each result is committed as soon as it is known.
-    ``python`` is the setting ``Workbench.effective_lab_python``: the labs' interpreter, '' for ours."""
+    ``python`` is the setting ``Workbench.effective_lab_python``: the labs' interpreter, '' for ours.
+    ``warm``: the server's pool, whose workers outlive this run (else the run starts and closes its own)."""
     require_sandbox(unsafe_no_sandbox)
     grading = _Grading(store, lab, source, limits, policy, unsafe_no_sandbox, data_dir, python)
     if not pending:
         return grading.summary
-    return grading.run(grading.pool(max(1, min(workers, len(pending)))), pending, progress)
+    return grading.run(grading.pool(max(1, min(workers, len(pending))), warm), pending, progress)
 
 
 class _Grading:
@@ -326,10 +314,14 @@ class _Grading:
         self.lock = threading.Lock()
         self.bar: Any = None
         self.cold = unsafe_no_sandbox and bwrap_path() is None  # no bwrap: the accepted-risk, unsandboxed path
+        self.workers: WorkerSource = OwnWorkers(self.start_worker)  # or the server's pool (``pool``)
 
-    def pool(self, count: int) -> _Pool:
+    def pool(self, count: int, warm: WarmPool | None = None) -> _Pool:
         sweep_stale()
-        return _Pool(self.start_worker, count, self.grade_one, self.commit)
+        if warm is not None and not self.cold:
+            self.workers = warm.workers(ImageKey.of(self.python, self.preload, self.data_dir, self.limits),
+                                        self.start_worker)
+        return _Pool(self.workers, count, self.grade_one, self.commit)
 
     def start_worker(self, index: int, cancel: threading.Event | None = None) -> WarmWorker | None:
         if self.cold:
@@ -377,9 +369,10 @@ class _Grading:
             pool.run(pending)
         finally:
             self.bar.close()
+            self.summary.workers = self.workers.costs
         return self.summary
 
 
 def summary_json(summary: Summary) -> dict[str, Any]:
     return {"graded": summary.graded, "skipped": summary.skipped, "failed": summary.failed,
-            "problems": summary.problems}
+            "problems": summary.problems, "workers": dataclasses.asdict(summary.workers)}

@@ -4,27 +4,40 @@ One queue per process that holds the store (a personal server, or the hub's work
 A run that fails as a whole marks its still-queued submissions failed with the reason, and a
 start re-queues what a killed predecessor left queued (``queue_state.resume``), so the
 Feedback panel always ends on "graded" or "failed", never on a "queued" that nobody works on.
+The runs share the process's ``WarmPool``: a lab image's warm workers outlive one run (closed after
+``Workbench.grading_idle_s`` unused, and when the server stops), and ``runs`` keeps what the last
+ones cost (``GET grading/workers``).
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
+import dataclasses
 import logging
+import time
 from pathlib import Path
+from typing import Any
 
 from workbench.curriculum import catalog
 from workbench.errors import WorkbenchError
 from workbench.grading import autograde, queue_state
 from workbench.grading.sandbox import Limits
+from workbench.grading.warm_pool import WarmPool
 from workbench.store import Store
+
+RUNS_KEPT = 20  # the last grading runs ``GET grading/workers`` shows
 
 
 class GradingQueue:
-    def __init__(self, store: Store, log: logging.Logger | logging.LoggerAdapter, lab_python: str = "") -> None:
+    def __init__(self, store: Store, log: logging.Logger | logging.LoggerAdapter, lab_python: str = "",
+                 idle_s: float = 600.0) -> None:
         self.store = store
         self.lab_python = lab_python  # the server's own settings, command line included
         self.log = log
         self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-grading")
+        self.warm = WarmPool(idle_s)
+        self.runs: collections.deque[dict[str, Any]] = collections.deque(maxlen=RUNS_KEPT)
 
     def queue(self, course: str, lab: str, pending: list[tuple[int, Path]], workers: int = 1) -> None:
         if not pending:
@@ -45,13 +58,17 @@ class GradingQueue:
         future.add_done_callback(done)
 
     def _grade(self, course: str, lab: str, pending: list[tuple[int, Path]], workers: int) -> None:
+        began = time.monotonic()
         queue_state.begin(self.store, [sub_id for sub_id, _ in pending])
         source = catalog.lab_notebook(self.store, course, lab)
         data = Path(catalog.get_course_path(self.store, course)) / "data"
-        autograde.grade_pending(self.store, lab, source, pending, workers=workers, progress=False,
-                                limits=Limits.for_lab(catalog.lab_limits(self.store, course, lab)),
-                                data_dir=data if data.is_dir() else None,
-                                python=self.lab_python)
+        summary = autograde.grade_pending(self.store, lab, source, pending, workers=workers, progress=False,
+                                          limits=Limits.for_lab(catalog.lab_limits(self.store, course, lab)),
+                                          data_dir=data if data.is_dir() else None,
+                                          python=self.lab_python, warm=self.warm)
+        self.runs.append({"course": course, "lab": lab, "submissions": len(pending), "graded": summary.graded,
+                          "failed": summary.failed, "seconds": round(time.monotonic() - began, 3),
+                          "workers": dataclasses.asdict(summary.workers)})
 
     def resume(self) -> int:
         """Queue again what a previous run of this server left queued; returns how many."""
@@ -63,5 +80,7 @@ class GradingQueue:
         return sum(len(p) for p in again.values())
 
     def close(self) -> None:
-        """Let the run in progress finish; drop the rest (still queued: the next start resumes them)."""
+        """Let the run in progress finish; drop the rest (still queued: the next start resumes them);
+        then close the warm workers."""
         self.executor.shutdown(wait=True, cancel_futures=True)
+        self.warm.close()
