@@ -96,6 +96,13 @@ class Workbench(Configurable):
         f"without them (env {ENV_LAB_PYTHON} wins; empty: the grader's own interpreter).",
     ).tag(config=True)
 
+    grading_idle_s = Float(
+        600.0, help="Seconds a server keeps a lab image's warm grading workers after their last use, so the "
+        "next autograde or Submit of that lab pays no interpreter or import start (numpy ~0.2 s, torch ~1.5 s); "
+        "then they are closed and their memory freed (a torch worker holds a few hundred MB). 0: closed as soon "
+        "as each grading run ends.",
+    ).tag(config=True)
+
     sweep_interval_s = Float(
         15.0, help="Seconds between the server's sweeps: heartbeats for its kernels' leases, "
         "idle and deadline reclaim (0 disables the sweep)."
