@@ -16,13 +16,14 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 
 from workbench.config import check_keys, load_settings
-from workbench.server import courses, health, kernels, me, openapi, relay, sessions, submissions
+from workbench.server import courses, grading_workers, health, kernels, me, openapi, relay, sessions, submissions
 from workbench.server.base import API_PREFIX
+from workbench.server.event_scoring import EventScoring
 from workbench.server.grading_queue import GradingQueue
 from workbench.server.sweeper import Sweeper
 from workbench.store import open_store
 
-HANDLER_MODULES = (health, me, courses, kernels, sessions, submissions, openapi)
+HANDLER_MODULES = (health, me, courses, kernels, sessions, submissions, grading_workers, openapi)
 
 
 def routes() -> list[tuple[str, Any]]:
@@ -48,12 +49,13 @@ class WorkbenchServerApp(ExtensionApp):
         check_keys(self.config, "server configuration")
         workbench = load_settings(self.config)
         self.grading: GradingQueue | None = None
+        self.scoring: EventScoring | None = None
         store = None
         if workbench.effective_service_url:
             self.log.info("workbench: a client of the workbench service at %s", workbench.effective_service_url)
         else:
             store = open_store(workbench.effective_db_url)
-            self.grading = GradingQueue(store, self.log, workbench.effective_lab_python)
+            self.grading = GradingQueue(store, self.log, workbench.effective_lab_python, workbench.grading_idle_s)
             self.log.info("workbench: store %s (%s)%s", store.display_url, store.kind,
                           ", serving JupyterHub as its workbench service" if workbench.hub_service else "")
         assert self.serverapp is not None  # linked before initialize_settings runs
@@ -62,6 +64,7 @@ class WorkbenchServerApp(ExtensionApp):
             workbench_settings=workbench,
             workbench_store=store,
             workbench_grading=self.grading,
+            workbench_event_scoring=self.scoring,
             workbench_sweeper=self.sweeper,
             workbench_openapi=openapi.document(HANDLER_MODULES),
         )
@@ -72,11 +75,15 @@ class WorkbenchServerApp(ExtensionApp):
         self.sweeper.start()
         if self.grading is not None:
             self.grading.resume()
+        if self.scoring is not None:  # what a killed predecessor left running is re-queued once
+            self.scoring.start()
 
     async def stop_extension(self) -> None:
         self.sweeper.stop()
         if self.grading is not None:  # let the submission being graded finish; the rest stays queued
             self.grading.close()
+        if self.scoring is not None:
+            self.scoring.close()
 
     def initialize_handlers(self) -> None:
         settings = load_settings(self.config)
