@@ -24,6 +24,7 @@ COMMAND_MODULES = {
     "course": "course",
     "db": "db",
     "devices": "sessions",
+    "event": "event",
     "feedback": "grades",
     "grade": "grade",
     "grades": "grades",
