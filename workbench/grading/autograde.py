@@ -11,7 +11,6 @@ worker imports, the others are cloned from it), not once per submission.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import queue
 import sys
@@ -375,4 +374,4 @@ class _Grading:
 
 def summary_json(summary: Summary) -> dict[str, Any]:
     return {"graded": summary.graded, "skipped": summary.skipped, "failed": summary.failed,
-            "problems": summary.problems, "workers": dataclasses.asdict(summary.workers)}
+            "problems": summary.problems}
