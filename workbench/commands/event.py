@@ -169,7 +169,7 @@ def _submit(args: argparse.Namespace) -> int:
     if not args.no_wait:
         claimed = scoring_runs.claim(store, sub["id"])
         if claimed is not None:
-            scoring_runs.score(store, event, claimed)
+            scoring_runs.score(store, event, claimed, context.settings().effective_lab_python)
         sub = submissions.get(store, event.id, sub["id"])
     if args.json:
         context.print_json(sub)

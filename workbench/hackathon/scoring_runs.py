@@ -63,8 +63,9 @@ def fail(store: Store, sub_id: int, reason: str) -> bool:
     return _end(store, sub_id, status="failed", reason=reason[:2000])
 
 
-def score(store: Store, event: Event, claimed: dict[str, Any]) -> dict[str, Any]:
-    """Score one claimed submission and record the outcome (scored, or failed with the reason)."""
+def score(store: Store, event: Event, claimed: dict[str, Any], python: str = "") -> dict[str, Any]:
+    """Score one claimed submission and record the outcome (scored, or failed with the reason); a
+    notebook runs first in the sandbox with ``python`` (``Workbench.lab_python``, '' for our own)."""
     from workbench.hackathon import scoring
 
     try:
@@ -72,7 +73,7 @@ def score(store: Store, event: Event, claimed: dict[str, Any]) -> dict[str, Any]
         if claimed["kind"] == "notebook":
             from workbench.hackathon import notebook_run
 
-            data = notebook_run.run_notebook(event, Path(claimed["path"]))
+            data = notebook_run.run_notebook(event, Path(claimed["path"]), python)
         result = scoring.score(event, data)
     except WorkbenchError as exc:
         fail(store, claimed["id"], exc.message)

@@ -27,8 +27,9 @@ HOUSEKEEPING_S = 10.0
 
 
 class EventScoring:
-    def __init__(self, store: Store, log: logging.Logger | logging.LoggerAdapter) -> None:
+    def __init__(self, store: Store, log: logging.Logger | logging.LoggerAdapter, lab_python: str = "") -> None:
         self.store = store
+        self.lab_python = lab_python
         self.log = log
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -91,7 +92,7 @@ class EventScoring:
             scoring_runs.fail(self.store, claimed["id"], exc.message)
             return True
         limit = scoring_runs.time_limit(event, claimed["kind"])
-        worker = threading.Thread(target=scoring_runs.score, args=(self.store, event, claimed),
+        worker = threading.Thread(target=scoring_runs.score, args=(self.store, event, claimed, self.lab_python),
                                   name=f"workbench-score-{claimed['id']}", daemon=True)
         worker.start()
         worker.join(limit)
