@@ -16,14 +16,27 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 
 from workbench.config import check_keys, load_settings
-from workbench.server import courses, grading_workers, health, kernels, me, openapi, relay, sessions, submissions
+from workbench.server import (
+    courses,
+    event_submissions,
+    events,
+    grading_workers,
+    health,
+    kernels,
+    me,
+    openapi,
+    relay,
+    sessions,
+    submissions,
+)
 from workbench.server.base import API_PREFIX
 from workbench.server.event_scoring import EventScoring
 from workbench.server.grading_queue import GradingQueue
 from workbench.server.sweeper import Sweeper
 from workbench.store import open_store
 
-HANDLER_MODULES = (health, me, courses, kernels, sessions, submissions, grading_workers, openapi)
+HANDLER_MODULES = (health, me, courses, kernels, sessions, submissions, grading_workers, events, event_submissions,
+                   openapi)
 
 
 def routes() -> list[tuple[str, Any]]:
