@@ -18,6 +18,7 @@ from jupyter_server.extension.application import ExtensionApp
 from workbench.config import check_keys, load_settings
 from workbench.server import (
     courses,
+    event_files,
     event_submissions,
     events,
     grading_workers,
@@ -36,7 +37,7 @@ from workbench.server.sweeper import Sweeper
 from workbench.store import open_store
 
 HANDLER_MODULES = (health, me, courses, kernels, sessions, submissions, grading_workers, events, event_submissions,
-                   openapi)
+                   event_files, openapi)
 
 
 def routes() -> list[tuple[str, Any]]:
@@ -50,7 +51,7 @@ def routes() -> list[tuple[str, Any]]:
 
 def client_routes() -> list[tuple[str, Any]]:
     """A hub client's routes: its own few first (tornado takes the first match), then the relay."""
-    local = [*relay.ROUTES, *kernels.ROUTES]
+    local = [*relay.ROUTES, *kernels.ROUTES, *event_files.CLIENT_ROUTES]
     return [*((f"/{API_PREFIX}/{pattern}", handler) for pattern, handler in local), relay.PROXY_ROUTE]
 
 
