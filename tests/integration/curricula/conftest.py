@@ -18,14 +18,18 @@ from typing import Any
 import nbformat
 import pytest
 
+from workbench.curriculum.loader import load_course
 from workbench.curriculum.release import student_version
 from workbench.grading.grade import GradeResult, grade_notebook
 from workbench.grading.sandbox import Limits
 
 COURSE = Path(__file__).resolve().parents[3] / "curricula" / "ai-compute-foundations"
 DATA = COURSE / "data"
-# Generous per-cell limit: the machine is shared, and MindSpore compiles its first train step.
-LIMITS = Limits(cell_timeout=240.0, total_timeout=600.0, memory_mb=6144)
+
+
+def limits(lab: str) -> Limits:
+    """The lab's grading limits from course.yaml, as ``workbench grade`` and autograde apply them."""
+    return Limits.for_lab(next(entry for entry in load_course(COURSE).labs if entry.id == lab).grading)
 
 
 def source(lab: str) -> Path:
@@ -36,7 +40,7 @@ def grade(submission: nbformat.NotebookNode, lab: str, tmp_path: Path, name: str
     path = tmp_path / f"{name}.ipynb"
     nbformat.write(submission, path)
     start = time.monotonic()
-    result = grade_notebook(path, source(lab), limits=LIMITS, data_dir=DATA)
+    result = grade_notebook(path, source(lab), limits=limits(lab), data_dir=DATA)
     print(f"graded {lab}/{name} in {time.monotonic() - start:.1f} s: {result.score}/{result.max_score}")
     for task in result.tasks:
         print(f"  {task.id:28} {task.points:g}/{task.max_points:g} {task.status} {task.message}")

@@ -11,13 +11,33 @@ import pytest
 pytestmark = pytest.mark.integration
 LAB = "remote-sensing"
 
+# Each constant is one typical wrong answer on its own, so each costs only its own points.
 UINT8_WRAPAROUND = '''
 def normalized_difference(a, b, nodata=None):
     a, b = np.asarray(a), np.asarray(b)
     with np.errstate(all="ignore"):
         return ((a - b) / (a + b)).astype(np.float32)
 
+INDEX_BANDS = {"ndvi": ("nir", "red"), "ndwi": ("green", "nir"), "ndbi": ("swir1", "nir")}
+'''
+NDVI_BANDS_SWAPPED = '''
+def normalized_difference(a, b, nodata=None):
+    a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    total = a64 + b64
+    bad = total == 0
+    if nodata is not None:
+        bad |= (np.asarray(a) == nodata) | (np.asarray(b) == nodata)
+    out = np.full(total.shape, np.nan, dtype=np.float32)
+    np.divide(a64 - b64, total, out=out, where=~bad, casting="unsafe")
+    return out
+
 INDEX_BANDS = {"ndvi": ("red", "nir"), "ndwi": ("green", "nir"), "ndbi": ("swir1", "nir")}
+'''
+REFLECTANCE_UNSCALED = '''
+def reflectance(dn):
+    out = np.asarray(dn, dtype=np.float32)
+    out[np.asarray(dn) == 0] = np.nan
+    return out
 '''
 NODATA_IN_PERCENTILES = '''
 def stretch(band, valid=None):
@@ -29,7 +49,7 @@ def stretch(band, valid=None):
 
 def test_reference_scores_full_marks(labs: Any, tmp_path: Path) -> None:
     result = labs.grade(labs.reference(LAB), LAB, tmp_path, "reference")
-    assert result.score == result.max_score == 14, [t for t in result.tasks if t.points < t.max_points]
+    assert result.score == result.max_score == 16, [t for t in result.tasks if t.points < t.max_points]
     text = labs.graded_stdout(result, "evaluate")
     scores = [float(v) for v in re.findall(r"'(?:torch|mindspore)': ([0-9.]+)", text)]
     assert len(scores) == 2 and min(scores) >= 0.95, text  # the README quotes these numbers
@@ -42,11 +62,15 @@ def test_template_scores_zero(labs: Any, tmp_path: Path) -> None:
 # Each typical wrong answer on its own: (answers by grade id, failing task -> message text, passing tasks).
 MISTAKES = {
     "uint8-wraparound": ({"normalized_difference": UINT8_WRAPAROUND},
-                         {"check_normalized_difference": "NaN exactly where", "check_index_bands": "ndvi",
-                          "check_tiled": "differ from the whole-array NDVI"},
-                         ("test_describe", "check_stretch", "check_classifier")),
+                         {"check_normalized_difference": "NaN exactly where"},
+                         ("check_index_bands", "check_reflectance", "check_tiled", "check_classifier")),
+    "ndvi-bands-swapped": ({"normalized_difference": NDVI_BANDS_SWAPPED}, {"check_index_bands": "ndvi"},
+                           ("test_normalized_difference", "check_normalized_difference", "check_tiled")),
+    "reflectance-unscaled": ({"reflectance": REFLECTANCE_UNSCALED},
+                             {"test_reflectance": "", "check_reflectance": "still digital numbers"},
+                             ("check_normalized_difference", "check_index_bands", "check_tiled")),
     "nodata-in-percentiles": ({"stretch": NODATA_IN_PERCENTILES}, {"check_stretch": "nodata excluded"},
-                              ("check_normalized_difference", "check_tiled", "check_classifier")),
+                              ("check_normalized_difference", "check_reflectance", "check_tiled", "check_classifier")),
 }
 
 
@@ -65,3 +89,4 @@ def test_notebook_runs_with_mindspore(labs: Any, tmp_path: Path) -> None:
     assert len(scores) == 2 and min(scores) >= 0.95, accuracy  # the README quotes these numbers
     assert "mismatched pixels: 0" in labs.outputs_text(nb, "run-tiled")
     assert "class fractions:" in labs.outputs_text(nb, "landcover-map")
+    assert "'overviews': [2, 4, 8, 16]" in labs.outputs_text(nb, "landcover-geotiff")

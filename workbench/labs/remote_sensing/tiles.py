@@ -19,6 +19,12 @@ from typing import Any
 import numpy as np
 
 TileFn = Callable[[np.ndarray], np.ndarray]
+GDAL_CACHE_BYTES = 32 * 1024 * 1024  # GDAL's block cache cap in every tiled pass: a constant, not the scene
+# Working memory a tiled pass may hold per pixel of one tile. A land-cover pass holds the uint8 bands,
+# float32 or float64 reflectance, index temporaries (float64 inside normalized_difference), features
+# and a 32-wide hidden layer's activations: measured 470-550 B per tile pixel with a torch MLP at
+# 256² and 512² tiles (docs/benchmarks.md); 1 KiB leaves twice that.
+BYTES_PER_TILE_PIXEL = 1024
 
 
 def mirror_index(start: int, stop: int, n: int) -> np.ndarray:
@@ -55,14 +61,23 @@ def build_mosaic(src_path: str | Path, dst_path: str | Path, size: int, block: i
 
 @dataclass
 class TiledRun:
-    """What one tiled pass measured: peak traced memory, time, pixels, and the bytes of a whole read."""
+    """What one tiled pass measured: peak memory (traced NumPy, and resident), time, pixels, the bytes
+    of a whole read and of one tile."""
 
     tiles: int
     pixels: int
     seconds: float
     peak_bytes: int
+    peak_rss_bytes: int
     scene_bytes: int
     tile_bytes: int
+    tile_pixels: int
+
+    @property
+    def memory_bound(self) -> int:
+        """The most resident memory a pass may add: GDAL's cache cap plus the per-pixel working set of
+        one tile. It grows with the tile and not at all with the scene."""
+        return GDAL_CACHE_BYTES + BYTES_PER_TILE_PIXEL * self.tile_pixels
 
     @property
     def megapixels_per_s(self) -> float:
@@ -70,36 +85,49 @@ class TiledRun:
 
 
 def map_tiles(src_path: str | Path, dst_path: str | Path | None, fn: TileFn, block: int | None = None,
-              on_tile: Callable[[int, int, np.ndarray], None] | None = None) -> TiledRun:
-    """Apply ``fn`` ((bands, rows, cols) -> (rows, cols) float32) to every window; write a float32 GeoTIFF.
+              on_tile: Callable[[int, int, np.ndarray], None] | None = None, dtype: str = "float32",
+              overviews: tuple[int, ...] = ()) -> TiledRun:
+    """Apply ``fn`` ((bands, rows, cols) -> (rows, cols)) to every window; write a one-band GeoTIFF.
 
-    Memory is traced with ``tracemalloc`` (NumPy reports its buffers to it) and GDAL's block cache
-    is capped, so the peak reflects the tile. ``on_tile(row, col, result)`` sees each result, e.g.
-    to compare it with the expected window.
+    The output is tiled like the input, deflate-compressed, with the input's CRS and transform, so a
+    GIS places it; ``overviews`` (factors such as 2, 4, 8) are built after the last tile (mode for
+    class maps, average for floats), so a GIS draws the whole scene without reading every pixel.
+    Nodata is NaN for floats, 255 for ``uint8`` class maps. Memory is measured two ways: traced
+    (``tracemalloc``: NumPy buffers) and resident (the kernel's high-water mark, which also sees
+    what torch or MindSpore allocate), with GDAL's block cache capped so both reflect the tile.
+    ``on_tile(row, col, result)`` sees each result, e.g. to compare it with the expected window.
     """
     import rasterio
+    from rasterio.enums import Resampling
     from rasterio.windows import Window
 
-    with rasterio.Env(GDAL_CACHEMAX=32 * 1024 * 1024), rasterio.open(src_path) as src:
+    from workbench.labs.remote_sensing.memory import ResidentPeak
+
+    floating = np.issubdtype(np.dtype(dtype), np.floating)
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasterio.open(src_path) as src:
         block = block or src.block_shapes[0][0]
-        profile = {"driver": "GTiff", "width": src.width, "height": src.height, "count": 1, "dtype": "float32",
-                   "crs": src.crs, "transform": src.transform, "nodata": float("nan"), "tiled": True,
-                   "blockxsize": block, "blockysize": block, "compress": "deflate"}
+        profile = {"driver": "GTiff", "width": src.width, "height": src.height, "count": 1, "dtype": dtype,
+                   "crs": src.crs, "transform": src.transform, "nodata": float("nan") if floating else 255,
+                   "tiled": True, "blockxsize": block, "blockysize": block, "compress": "deflate"}
         dst = rasterio.open(dst_path, "w", **profile) if dst_path is not None else None
         tiles = pixels = 0
+        resident = ResidentPeak()
         tracemalloc.start()
         start = time.perf_counter()
         try:
             for row, col, rows, cols in windows(src.height, src.width, block):
                 window = Window(col, row, cols, rows)
-                result = np.asarray(fn(src.read(window=window)), np.float32)
+                result = np.asarray(fn(src.read(window=window)), dtype)
                 if dst is not None:
                     dst.write(result, 1, window=window)
                 if on_tile is not None:
                     on_tile(row, col, result)
                 tiles, pixels = tiles + 1, pixels + rows * cols
+            if dst is not None and overviews:
+                dst.build_overviews(list(overviews), Resampling.average if floating else Resampling.mode)
             seconds = time.perf_counter() - start
             peak = tracemalloc.get_traced_memory()[1]
+            peak_rss = resident.peak_increase()
         finally:
             tracemalloc.stop()
             if dst is not None:
@@ -107,7 +135,7 @@ def map_tiles(src_path: str | Path, dst_path: str | Path | None, fn: TileFn, blo
         itemsize = np.dtype(src.dtypes[0]).itemsize
         scene_bytes = src.count * src.height * src.width * itemsize
         tile_bytes = src.count * block * block * itemsize
-    return TiledRun(tiles, pixels, seconds, peak, scene_bytes, tile_bytes)
+    return TiledRun(tiles, pixels, seconds, peak, peak_rss, scene_bytes, tile_bytes, block * block)
 
 
 def check_against_original(original: np.ndarray, size: int, atol: float = 0.0) -> tuple[
@@ -139,7 +167,7 @@ def read_throughput(path: str | Path, block: int | None = None) -> dict[str, flo
     import rasterio
     from rasterio.windows import Window
 
-    with rasterio.Env(GDAL_CACHEMAX=32 * 1024 * 1024), rasterio.open(path) as src:
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_BYTES), rasterio.open(path) as src:
         block = block or src.block_shapes[0][0]
         nbytes = src.count * src.height * src.width * np.dtype(src.dtypes[0]).itemsize
         start = time.perf_counter()
