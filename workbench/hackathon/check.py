@@ -68,7 +68,7 @@ def check_event(directory: str | Path) -> list[str]:
     baseline_lines = []
     for baseline in event.baselines if hidden is not None else ():
         try:
-            scores = score(event, baseline.predictions.read_bytes())
+            scores = score(event, baseline.predictions.read_bytes(), baseline.predictions.name)
         except WorkbenchError as exc:
             problems.append(ValidationProblem(str(baseline.predictions), f"baseline '{baseline.name}' cannot be "
                                               f"scored: {exc.message}"))

@@ -29,11 +29,12 @@ class Scores:
     private: float
 
 
-def score(event: Event, csv_bytes: bytes) -> Scores:
-    """Validate ``csv_bytes`` against the hidden ids (PredictionsError listing what is wrong) and score it
-    on both splits. The labels are read here, in the trusted process, once per event (``hidden_set``)."""
+def score(event: Event, csv_bytes: bytes, name: str = "predictions.csv") -> Scores:
+    """Validate ``csv_bytes`` against the hidden ids (PredictionsError listing what is wrong, headed by
+    ``name``) and score it on both splits. The labels are read here, in the trusted process, once per
+    event (``hidden_set``)."""
     hidden = hidden_set(event)
-    return score_aligned(event, hidden, parse(csv_bytes, hidden.expected))
+    return score_aligned(event, hidden, parse(csv_bytes, hidden.expected, name))
 
 
 def score_aligned(event: Event, hidden: HiddenSet, y_pred: np.ndarray) -> Scores:
