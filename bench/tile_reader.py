@@ -3,8 +3,10 @@
 Builds a SIZE x SIZE x 6 mirrored mosaic of the real Landsat scene (tiled 512 x 512, deflate) in a
 temporary folder, then alternates, ``--repeats`` times, (a) reading it window by window and (b)
 reading it whole in one call; prints median MB/s and the ratio (goal: tiled >= 80 % of whole).
-Finally one tiled NDVI pass reports traced peak memory against the tile and the scene, and checks
-every tile against the whole-array NDVI of the original.
+Then one tiled NDVI pass reports traced and resident peak memory against the tile and the scene,
+and checks every tile against the whole-array NDVI of the original; finally the graded lab's pass
+(DN -> TOA reflectance -> torch MLP land cover -> tiled uint8 GeoTIFF with overviews) reports its
+speed and resident peak against the tile's bound, checked against the map of the original.
 Run: ``.venv/bin/python bench/tile_reader.py [--size 16384] [--repeats 3]``.
 """
 
@@ -21,9 +23,33 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from workbench.labs.remote_sensing import indices, read_scene, tiles  # noqa: E402
+import numpy as np  # noqa: E402
 
-SCENE = REPO / "curricula" / "ai-compute-foundations" / "data" / "landsat" / "L7_ETMs.tif"
+from workbench.labs import frameworks  # noqa: E402
+from workbench.labs.remote_sensing import indices, landcover, radiometry, read_scene, tiles  # noqa: E402
+
+DATA = REPO / "curricula" / "ai-compute-foundations" / "data"
+SCENE = DATA / "landsat" / "L7_ETMs.tif"
+
+
+def landcover_classifier() -> tiles.TileFn:
+    """The lab's reference pipeline for one tile: reflectance, features, the torch MLP, classes (255: no data)."""
+    pixels = landcover.load_pixels(DATA / "spyndex" / "spectral.json")
+    x = landcover.features(pixels.reflectance)
+    train, _ = landcover.stratified_split(pixels.labels, 0.3, seed=0)
+    scaler = landcover.Scaler.fit(x[train])
+    fw = frameworks.get("torch")
+    model = fw.build(frameworks.mlp(6, [32, 32], 3), seed=0)
+    fw.train(model, scaler(x[train]), pixels.labels[train], epochs=60, lr=0.01, batch_size=16, seed=0)
+
+    def classify(tile: np.ndarray) -> np.ndarray:
+        refl = radiometry.toa_reflectance(tile)
+        logits = fw.predict(model, scaler(landcover.features(landcover.image_pixels(refl[:4]))))
+        classes = np.asarray(logits.argmax(axis=1), np.uint8).reshape(tile.shape[1:])
+        classes[np.isnan(refl).any(axis=0)] = 255
+        return classes
+
+    return classify
 
 
 def main() -> None:
@@ -54,7 +80,16 @@ def main() -> None:
         print(f"tiled NDVI pass: {run.tiles} tiles, {run.megapixels_per_s:.1f} Mpixel/s, peak traced "
               f"{run.peak_bytes / 1e6:.1f} MB = {run.peak_bytes / run.tile_bytes:.1f} x tile "
               f"({run.tile_bytes / 1e6:.1f} MB), {run.peak_bytes / run.scene_bytes:.4f} x scene; "
-              f"mismatched pixels vs whole-array NDVI: {report['mismatched']}")
+              f"mismatched pixels vs whole-array NDVI: {report['mismatched']}; resident peak "
+              f"{run.peak_rss_bytes / 1e6:.1f} MB")
+        classify = landcover_classifier()
+        hook, report = tiles.check_against_original(classify(scene.data).astype(np.float32), args.size)
+        lc = tiles.map_tiles(large, Path(tmp) / "landcover.tif", classify, on_tile=hook, dtype="uint8",
+                             overviews=(2, 4, 8, 16))
+        print(f"land-cover pass (reflectance, torch MLP, GeoTIFF + overviews): {lc.megapixels_per_s:.2f} Mpixel/s "
+              f"({lc.seconds:.1f} s), resident peak {lc.peak_rss_bytes / 1e6:.0f} MB against the tile's bound "
+              f"{lc.memory_bound / 1e6:.0f} MB ({lc.peak_rss_bytes / lc.tile_pixels:.0f} B per tile pixel, "
+              f"cache included); mismatched pixels vs the original's map: {report['mismatched']}")
 
 
 if __name__ == "__main__":
