@@ -1,10 +1,11 @@
 """A single-user server under JupyterHub relays the workbench API to the workbench service.
 
 The service (``workbench.service``) holds the store, the course sources and the grader; this
-server holds the user's files and kernels and the user's own hub token. So three endpoints run
+server holds the user's files and kernels and the user's own hub token. So four endpoints run
 here and ask the service for what they need — opening a lab (the student version comes from the
-service), submitting (the notebook is read here and sent), and a kernel's device (the kernel is
-here, its lease there) — and every other request goes to the service unchanged, with the user's
+service), submitting (the notebook is read here and sent), a hackathon submission named by a path
+in the user's space (read here, sent as base64), and a kernel's device (the kernel is here, its
+lease there) — and every other request goes to the service unchanged, with the user's
 token: the service decides what this user may see, never this server, whose configuration the
 user can write.
 """
@@ -96,6 +97,28 @@ class SubmitRelay(ServiceRelay):
         await self.relay("POST", "submissions", json.dumps(payload).encode())
 
 
+class EventSubmitRelay(ServiceRelay):
+    @web.authenticated
+    @authorized
+    async def get(self, event_id: str) -> None:
+        await self.relay("GET", f"events/{event_id}/submissions")
+
+    @web.authenticated
+    @authorized
+    async def post(self, event_id: str) -> None:
+        """A hackathon submission named by ``path`` is a file in the user's space, which only this
+        server reads: it goes to the service as ``content_base64``, as a lab's notebook does above."""
+        body = self.json_body()
+        path = body.pop("path", None)
+        if isinstance(path, str) and path and "content_base64" not in body:
+            contents = self.contents_manager
+            if not await ensure_async(contents.file_exists(path)):
+                raise NotFoundError(f"{path} is not a file in your space")
+            model = await ensure_async(contents.get(path, content=True, type="file", format="base64"))
+            body["content_base64"] = model["content"].replace("\n", "")
+        await self.relay("POST", f"events/{event_id}/submissions", json.dumps(body).encode())
+
+
 class OpenLabRelay(OpenLabHandler):
     async def student_lab(self, course_id: str, lab_id: str) -> dict[str, Any]:
         client = ServiceClient(self.workbench.effective_service_url)
@@ -105,5 +128,6 @@ class OpenLabRelay(OpenLabHandler):
 ROUTES = [
     (r"courses/(?P<course_id>[^/]+)/labs/(?P<lab_id>[^/]+)/open", OpenLabRelay),
     ("submissions", SubmitRelay),
+    (r"events/(?P<event_id>[^/]+)/submissions", EventSubmitRelay),
 ]
 PROXY_ROUTE = (rf"/{API_PREFIX}/(?P<path>.*)", ProxyHandler)
