@@ -4,17 +4,20 @@ without predictions is one sentence saying which."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from workbench.errors import NotebookRunError
+from workbench.errors import ConfigError, NotebookRunError
+from workbench.grading.lab_python import own
 from workbench.hackathon.loader import load_event
 from workbench.hackathon.model import Event
-from workbench.hackathon.notebook_run import PREDICTIONS_FILE, run_notebook
+from workbench.hackathon.notebook_run import PREDICTIONS_FILE, run_notebook, visible_in_sandbox
 from workbench.hackathon.scoring import score
 
 pytestmark = pytest.mark.integration
@@ -163,3 +166,15 @@ def test_a_script_writes_predictions_that_score(tmp_path: Path) -> None:
                       "for r in rows)\n")
     scores = score(event, run_notebook(event, script))
     assert (scores.public, scores.private) == (1.0, 1.0)
+
+
+def test_labels_where_the_sandbox_can_see_them_are_refused_before_any_run(tmp_path: Path) -> None:
+    event = make_event(tmp_path)
+    assert visible_in_sandbox(event.task.hidden_labels, own()) is None
+    exposed = Path(sys.prefix) / "share" / "labels.csv"  # the Python installation is bound read-only
+    assert visible_in_sandbox(exposed, own()) == sys.prefix
+    moved = replace(event, task=replace(event.task, hidden_labels=exposed))
+    with pytest.raises(ConfigError) as caught:
+        run_notebook(moved, notebook(tmp_path, "open('predictions.csv', 'w').write('id,label\\n')"))
+    assert caught.value.message == (f"the hidden labels {exposed} lie under {sys.prefix}, which every notebook run "
+                                    "can read; move the event directory out of it")
