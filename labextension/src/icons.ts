@@ -46,3 +46,14 @@ export const gradebookIcon = new LabIcon({
   name: 'aicc-workbench:gradebook',
   svgstr: gradebookSvg
 });
+
+const leaderboardSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+  <g class="jp-icon3" fill="#616161">
+    <path d="M7 2h10v2h4v3a5 5 0 0 1-4.6 5A5 5 0 0 1 13 15.9V19h4v3H7v-3h4v-3.1A5 5 0 0 1 7.6 12 5 5 0 0 1 3 7V4h4V2zm0 4H5v1a3 3 0 0 0 2 2.8V6zm10 0v3.8A3 3 0 0 0 19 7V6h-2z"/>
+  </g>
+</svg>`;
+
+export const leaderboardIcon = new LabIcon({
+  name: 'aicc-workbench:leaderboard',
+  svgstr: leaderboardSvg
+});

@@ -1,6 +1,7 @@
 /**
  * AICC Workbench JupyterLab plugins: the Courses panel, the device status item, the Submit
- * button and Feedback panel of students, and the instructor's Devices and Gradebook panels.
+ * button and Feedback panel of students, the instructor's Devices and Gradebook panels, and the
+ * hackathon Leaderboard with its organiser view and the Submit actions of event notebooks.
  */
 import {
   ILayoutRestorer,
@@ -16,9 +17,19 @@ import { WorkbenchAPI } from './api';
 import { CoursesPanel } from './courses';
 import { DeviceStatus } from './deviceStatus';
 import { DevicesPanel } from './devicesPanel';
+import { EventSubmitExtension } from './eventSubmit';
+import { EventsAPI } from './eventsApi';
 import { FeedbackPanel } from './feedbackPanel';
 import { GradebookPanel } from './gradebookPanel';
-import { coursesIcon, devicesIcon, feedbackIcon, gradebookIcon } from './icons';
+import {
+  coursesIcon,
+  devicesIcon,
+  feedbackIcon,
+  gradebookIcon,
+  leaderboardIcon
+} from './icons';
+import { LeaderboardPanel } from './leaderboardPanel';
+import { OrganiserPanel } from './organiserPanel';
 import { WorkbenchPanel } from './panel';
 import { SubmitButtonExtension } from './submitButton';
 
@@ -28,6 +39,7 @@ namespace CommandIDs {
   export const openDevices = 'aicc-workbench:open-devices';
   export const openGradebook = 'aicc-workbench:open-gradebook';
   export const openFeedback = 'aicc-workbench:open-feedback';
+  export const openLeaderboard = 'aicc-workbench:open-leaderboard';
 }
 
 /** Buttons the Courses panel shows to instructors: [command, label, title]. */
@@ -100,6 +112,19 @@ const coursesPlugin: JupyterFrontEndPlugin<void> = {
 
     void app.restored.then(async () => {
       await panel.refresh();
+      const events = await new EventsAPI(api).events().catch(() => []);
+      if (
+        events.length > 0 &&
+        app.commands.hasCommand(CommandIDs.openLeaderboard)
+      ) {
+        panel.addAction(
+          'Leaderboard',
+          'Hackathon events: boards, your team, the starter',
+          () => {
+            void app.commands.execute(CommandIDs.openLeaderboard);
+          }
+        );
+      }
       let role = '';
       try {
         role = (await api.me()).role;
@@ -270,10 +295,72 @@ const feedbackPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+const leaderboardPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'aicc-workbench:leaderboard',
+  description:
+    'The hackathon Leaderboard, the organiser view and the Submit actions of event notebooks.',
+  autoStart: true,
+  optional: [ICommandPalette],
+  activate: (app: JupyterFrontEnd, palette: ICommandPalette | null) => {
+    const api = new WorkbenchAPI(app.serviceManager.serverSettings);
+    const organisers = new Map<string, () => OrganiserPanel>();
+    let board: LeaderboardPanel | null = null;
+    const openBoard = mainAreaOpener(app, 'aicc-workbench-leaderboard', () => {
+      board = new LeaderboardPanel(
+        api,
+        path => app.commands.execute('docmanager:open', { path }),
+        event => {
+          if (!organisers.has(event)) {
+            organisers.set(
+              event,
+              mainAreaOpener(app, `aicc-workbench-organiser-${event}`, () => {
+                const panel = new OrganiserPanel(
+                  api,
+                  event,
+                  () => void board?.refresh()
+                );
+                panel.title.icon = leaderboardIcon;
+                return panel;
+              })
+            );
+          }
+          organisers.get(event)!();
+        }
+      );
+      board.title.icon = leaderboardIcon;
+      return board;
+    });
+    app.commands.addCommand(CommandIDs.openLeaderboard, {
+      label: 'Show Workbench Leaderboard',
+      caption:
+        'Hackathon events: public and private boards, your team, the starter',
+      icon: leaderboardIcon,
+      execute: () => {
+        openBoard();
+      }
+    });
+    palette?.addItem({
+      command: CommandIDs.openLeaderboard,
+      category: 'Workbench'
+    });
+    app.docRegistry.addWidgetExtension(
+      'Notebook',
+      new EventSubmitExtension(
+        new EventsAPI(api),
+        app.serviceManager.contents,
+        () => {
+          openBoard();
+        }
+      )
+    );
+  }
+};
+
 export default [
   coursesPlugin,
   deviceStatusPlugin,
   devicesPlugin,
   gradebookPlugin,
-  feedbackPlugin
+  feedbackPlugin,
+  leaderboardPlugin
 ];
