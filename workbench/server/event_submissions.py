@@ -156,6 +156,8 @@ class ExportHandler(EventHandler):
     def get(self, event_id: str, what: str) -> None:
         event = self.event(event_id)
         self.require_organiser(event)
+        if what not in ("board.csv", "submissions.csv"):
+            raise web.HTTPError(404, f"no export '{what}'; exports are board.csv and submissions.csv")
         text = export.final_board_csv(self.store, event) if what == "board.csv" else \
             export.records_csv(self.store, event)
         self.set_header("Content-Type", "text/csv; charset=UTF-8")
@@ -171,7 +173,7 @@ ROUTES = [
     (f"{_E}/choose", ChooseHandler),
     (f"{_E}/board", BoardHandler),
     (f"{_E}/finalize", FinalizeHandler),
-    (rf"{_E}/export/(?P<what>board\.csv|submissions\.csv)", ExportHandler),
+    (rf"{_E}/export/(?P<what>[^/]+)", ExportHandler),
 ]
 _OBJ = {"description": "JSON object", "content": {"application/json": {"schema": {"type": "object"}}}}
 _CSV = {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}

@@ -111,7 +111,7 @@ ROUTES = [
     ("events", EventsHandler),
     (r"events/(?P<event_id>[^/]+)", EventDetailHandler),
     (r"events/(?P<event_id>[^/]+)/teams", TeamsHandler),
-    (r"events/(?P<event_id>[^/]+)/teams/(?P<team_id>[^/]+)/(?P<action>join|leave|merge)", TeamActionHandler),
+    (r"events/(?P<event_id>[^/]+)/teams/(?P<team_id>[^/]+)/(?P<action>[^/]+)", TeamActionHandler),
 ]
 _OBJ = {"description": "JSON object", "content": {"application/json": {"schema": {"type": "object"}}}}
 _EV = [param("event_id")]
