@@ -57,6 +57,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument("--json", action="store_true")
     submit.set_defaults(func=_submit)
 
+    score = commands.add_parser("score", help="queue due phase migrations and score what is queued, here "
+                                              "(for when no server runs)")
+    score.add_argument("event")
+    score.add_argument("--json", action="store_true")
+    score.set_defaults(func=_score)
+
     subs = commands.add_parser("submissions", help="every submission with status and reason")
     subs.add_argument("event")
     subs.add_argument("--team")
@@ -90,8 +96,12 @@ def _me() -> str:
 def _create(args: argparse.Namespace) -> int:
     from workbench.hackathon import catalog
 
+    from workbench.hackathon.check import check_event
+
     context.admin()
-    summary = catalog.register(context.store(), catalog.load(Path(args.directory).resolve()))
+    directory = Path(args.directory).resolve()
+    check_event(directory)  # the data too: labels, ids, starter, baselines; every problem at once
+    summary = catalog.register(context.store(), catalog.load(directory))
     if args.json:
         context.print_json(summary)
     else:
@@ -101,13 +111,13 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from workbench.hackathon import catalog
+    from workbench.hackathon.check import check_event
 
-    event = catalog.load(Path(args.directory).resolve())
+    lines = check_event(Path(args.directory).resolve())
     if args.json:
-        context.print_json({"id": event.id, "ok": True, "problems": []})
+        context.print_json({"ok": True, "summary": lines})
     else:
-        print(f"event '{event.id}' is valid: {len(event.phases)} phase(s), metric {event.task.metric}")
+        print("\n".join(lines))
     return 0
 
 
@@ -178,6 +188,33 @@ def _submit(args: argparse.Namespace) -> int:
         reason = f": {sub['reason']}" if sub["reason"] else ""
         print(f"submission {sub['id']} of team '{team}' ({kind}, phase {sub['phase']}): {sub['status']}{score}{reason}")
     return 0 if sub["status"] != "failed" else 1
+
+
+def _score(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from workbench.hackathon import catalog, scoring_runs
+    from workbench.store import events_models as e
+    from workbench.store.models import utcnow
+
+    context.admin()
+    store = context.store()
+    event = catalog.event(store, args.event)
+    migrated = scoring_runs.migrate(store, event, utcnow())
+    with store.session() as s:
+        queued = list(s.scalars(select(e.EventSubmission.id).where(
+            e.EventSubmission.event_id == event.id, e.EventSubmission.status == "queued")
+            .order_by(e.EventSubmission.id)))
+    done = []
+    for sub_id in queued:
+        claimed = scoring_runs.claim(store, sub_id)
+        if claimed is not None:  # else a running server took it first
+            done.append(scoring_runs.score(store, event, claimed, context.settings().effective_lab_python))
+    if args.json:
+        context.print_json({"migrated": migrated, "scored": done})
+    else:
+        print(f"{migrated} submission(s) migrated into a new phase; {len(done)} scored here")
+    return 0
 
 
 def _submissions(args: argparse.Namespace) -> int:
