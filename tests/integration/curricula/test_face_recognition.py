@@ -18,6 +18,15 @@ def iou(a, b):
     inter = (min(ax + aw, bx + bw) - max(ax, bx)) * (min(ay + ah, by + bh) - max(ay, by))
     return inter / (aw * ah + bw * bh - inter)
 '''
+LOADS_PER_PHOTO = '''
+def face_pipeline(rgb, net):
+    detector = detect.Detector(DATA / "mtcnn")
+    net = descriptor.load(DATA / "face_api", net.framework)
+    boxes = detector.detect(rgb)
+    if not boxes:
+        return np.zeros((0, 128), np.float32)
+    return net.embed(align.crops(rgb, [box.landmarks for box in boxes]))
+'''
 THRESHOLD_AT_A_DISTANCE = '''
 def pick_threshold(distances, same):
     d, s = np.asarray(distances, dtype=float), np.asarray(same, dtype=bool)
@@ -27,7 +36,7 @@ def pick_threshold(distances, same):
 
 def test_reference_scores_full_marks(labs: Any, tmp_path: Path) -> None:
     result = labs.grade(labs.reference(LAB), LAB, tmp_path, "reference")
-    assert result.score == result.max_score == 11, [t for t in result.tasks if t.points < t.max_points]
+    assert result.score == result.max_score == 12, [t for t in result.tasks if t.points < t.max_points]
     text = labs.graded_stdout(result, "face-eval")
     scores = [float(v) for v in re.findall(r"'(?:torch|mindspore)': ([0-9.]+)", text)]
     assert len(scores) == 2 and min(scores) >= 0.95, text  # the README quotes these numbers
@@ -44,6 +53,10 @@ MISTAKES = {
                           ("check_face_classifier", "test_parity", "check_pick_threshold")),
     "threshold-at-a-distance": ({"pick_threshold": THRESHOLD_AT_A_DISTANCE}, {"check_pick_threshold": "best split"},
                                 ("check_iou", "check_face_classifier", "test_parity")),
+    # Right descriptors, but the detector and the network are rebuilt for every photo: over the time budget
+    # (1.5x the reference, measured in the same run), so only the speed check fails.
+    "loads-per-photo": ({"face_pipeline": LOADS_PER_PHOTO}, {"check_pipeline_speed": "the reference's time"},
+                        ("test_latency", "check_pick_threshold", "test_parity")),
 }
 
 

@@ -1,0 +1,86 @@
+"""The whole per-photo pipeline (detect, align, embed every face in one batch) and its stage timings.
+
+Why one place: the lab's reference, its speed check and ``bench/face_latency.py`` must time the same
+thing, stage by stage, so a student's pipeline is compared with this one on the same machine in the
+same run, never with a number measured elsewhere.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.labs.face import align
+from workbench.labs.face.descriptor import Descriptor
+from workbench.labs.face.detect import Box, Detector
+
+STAGES = ("detect", "align", "embed")
+
+
+@dataclass
+class Pipeline:
+    """Detect every face, align each to the canonical crop, embed them all in one batch."""
+
+    detector: Detector
+    net: Descriptor
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """(n, 128) descriptors of the ``n`` faces in ``rgb``, largest face first (n may be 0)."""
+        return self.timed(rgb)[0]
+
+    def timed(self, rgb: np.ndarray) -> tuple[np.ndarray, list[Box], dict[str, float]]:
+        """Descriptors, boxes and milliseconds per stage for one photo."""
+        t0 = time.perf_counter()
+        boxes = self.detector.detect(rgb)
+        t1 = time.perf_counter()
+        crops = align.crops(rgb, [b.landmarks for b in boxes])
+        t2 = time.perf_counter()
+        vectors = self.net.embed(crops) if boxes else np.zeros((0, 128), np.float32)
+        t3 = time.perf_counter()
+        return vectors, boxes, dict(zip(STAGES, (1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2)), strict=True))
+
+
+def stage_ms_per_face(pipeline: Pipeline, photos: Sequence[np.ndarray], repeats: int = 3) -> dict[str, float]:
+    """Median over ``repeats`` rounds of each stage's milliseconds per face, summed over ``photos``.
+
+    One warm-up round first (MindSpore compiles a graph per batch size on its first call).
+    """
+    for rgb in photos:
+        pipeline(rgb)
+    rounds: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    for _ in range(repeats):
+        totals, faces = dict.fromkeys(STAGES, 0.0), 0
+        for rgb in photos:
+            vectors, _, ms = pipeline.timed(rgb)
+            faces += len(vectors)
+            for stage in STAGES:
+                totals[stage] += ms[stage]
+        for stage in STAGES:
+            rounds[stage].append(totals[stage] / max(faces, 1))
+    out = {stage: statistics.median(v) for stage, v in rounds.items()}
+    return {**out, "total": sum(out.values())}
+
+
+def relative_time(candidate: Callable[[int], object], reference: Callable[[int], object], count: int,
+                  repeats: int = 3) -> float:
+    """Median over rounds of candidate time / reference time, both called on items ``0..count-1``, interleaved.
+
+    Why interleaved and a ratio: on a shared machine load changes by the second; timing both in the
+    same round lets the load fall on both, and the ratio is what a budget can be set on.
+    """
+    for i in range(count):
+        candidate(i), reference(i)
+    ratios = []
+    for _ in range(repeats):
+        spent = [0.0, 0.0]
+        for i in range(count):
+            for k, fn in enumerate((candidate, reference)):
+                start = time.perf_counter()
+                fn(i)
+                spent[k] += time.perf_counter() - start
+        ratios.append(spent[0] / spent[1])
+    return statistics.median(ratios)
