@@ -95,7 +95,6 @@ def _me() -> str:
 
 def _create(args: argparse.Namespace) -> int:
     from workbench.hackathon import catalog
-
     from workbench.hackathon.check import check_event
 
     context.admin()
