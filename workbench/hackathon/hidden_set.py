@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,17 +68,24 @@ def _values(kind: str, metric: str, labels: list[str], lines: list[int], problem
         return np.fromiter((code[v] for v in canonical), dtype=np.int64, count=len(canonical)), classes
     if kind == "text":
         return np.array(labels, dtype=object), ()
-    numbers = np.zeros(len(labels))
-    for i, value in enumerate(labels):
-        try:
-            numbers[i] = float(value)
-        except ValueError:
-            numbers[i] = np.nan
-        if not np.isfinite(numbers[i]):
-            problem.append((lines[i], f"label '{value}' is not a finite number; the metric {metric} needs one"))
-        elif metric == "roc_auc" and numbers[i] not in (0.0, 1.0):
-            problem.append((lines[i], f"label '{value}' is not 0 or 1; roc_auc scores a binary task (1 = positive)"))
+    try:
+        numbers = np.array(labels, dtype=np.float64)
+    except ValueError:  # find the rows at fault, one by one (only now)
+        numbers = np.array([_number(v) for v in labels], dtype=np.float64)
+    for i in np.flatnonzero(~np.isfinite(numbers)):
+        problem.append((lines[i], f"label '{labels[i]}' is not a finite number; the metric {metric} needs one"))
+    if metric == "roc_auc":
+        for i in np.flatnonzero(np.isfinite(numbers) & (numbers != 0) & (numbers != 1)):
+            problem.append((lines[i], f"label '{labels[i]}' is not 0 or 1; roc_auc scores a binary task "
+                                      "(1 = positive)"))
     return numbers, ()
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
 
 
 def _split_checks(metric: str, y: np.ndarray, public: np.ndarray, share: float, problem: list[tuple[int, str]],
