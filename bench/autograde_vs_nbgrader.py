@@ -1,5 +1,6 @@
-"""Class-scale autograde: ``workbench autograde`` (sandboxed, warm workers) against ``nbgrader
-autograde`` and against the cold floor, on the same generated class, same machine, same run.
+"""Class-scale autograde: ``workbench autograde`` (sandboxed, warm workers), the service path (an
+instructor's ``POST autograde`` to a running server whose warm workers outlive a run), ``nbgrader
+autograde`` and the cold floor, on the same generated class, same machine, same run.
 
     python bench/autograde_vs_nbgrader.py --n 200 [--nbgrader-n 60] --lab numpy --lab torch [--workers 2] [--repeat 3]
 
@@ -12,6 +13,12 @@ kernel, no grading), sums the times and divides by the cores: what "one process 
 costs at best. workbench grades the class ``--repeat`` times, each into a fresh store; the speedup is
 taken at the median run, and the worst run's speedup is printed beside it. Prints a table and
 writes it as JSON to ``--json`` when given.
+
+The service path (``--skip-service`` leaves it out) starts a personal ``jupyter server`` with the
+workbench extension on a fresh store, registers the class as stored submissions (what the students'
+Submit leaves), and times ``POST autograde`` until ``GET grading/workers`` shows the run ended: the
+*first* run on a server just started (its pool empty: it pays the workers' start), then ``--repeat``
+forced re-grades of the whole class on the warm pool; the speedup is taken at their median.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -33,6 +41,10 @@ import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.fixtures.hub import hub_call  # noqa: E402
+from tests.fixtures.jupyter_server import free_port  # noqa: E402
+
 NBGRADER_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "workbench-bench" / "venv-nbgrader"
 
 
@@ -143,7 +155,73 @@ def workbench_time(root: Path, kind: str, workers: int) -> float:
                   str(root / "submitted"), "--workers", str(workers), "--no-progress", "--json"], root, env)
 
 
-def run(kind: str, n: int, workers: int, nbgrader_n: int, cold_n: int, repeat: int) -> dict[str, Any]:
+def service_times(root: Path, kind: str, workers: int, repeat: int) -> dict[str, Any]:
+    """The class autograded through a running server's REST API: the first run on a fresh server (its
+    warm pool empty), then ``repeat`` forced re-grades on the workers the first one left warm."""
+    from workbench.curriculum import catalog, load_course
+    from workbench.grading import autograde
+    from workbench.store import open_store
+
+    base = root / "service"
+    shutil.rmtree(base, ignore_errors=True)
+    for folder in ("srv", "config", "data", "runtime"):
+        (base / folder).mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTERHUB_USER"}
+    env.update(WORKBENCH_DB_URL=f"sqlite:///{base / 'wb.db'}", WORKBENCH_DATA_DIR=str(base / "data"),
+               JUPYTER_CONFIG_DIR=str(base / "config"), JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+               PYTHONPATH=str(REPO))
+    store = open_store(env["WORKBENCH_DB_URL"])
+    lab = f"lab-{kind}"
+    catalog.register(store, load_course(root / "course"))
+    source = catalog.lab_notebook(store, "bench", lab)
+    found = autograde.discover(root / "submitted", lab, source.name)
+    token, port = secrets.token_hex(16), free_port()
+    server = subprocess.Popen([sys.executable, "-m", "jupyter", "server", "--no-browser", f"--ServerApp.port={port}",
+                               "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}", "--ServerApp.allow_root=True",
+                               f"--ServerApp.root_dir={base / 'srv'}",
+                               "--ServerApp.jpserver_extensions={'workbench.server': True}"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api = f"http://127.0.0.1:{port}/workbench/api/v1/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if hub_call("GET", api + "health", None, token)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the workbench server did not start")
+            time.sleep(0.2)
+        # registered once the server runs: it would grade at its start what it finds queued (a restart's resume)
+        autograde.register_found(store, "bench", lab, found, base / "data", autograde.source_digest(source))
+        runs: list[float] = []
+        records: list[dict[str, Any]] = []
+        for i in range(1 + repeat):
+            before = len(hub_call("GET", api + "grading/workers", None, token)[1]["runs"])
+            start = time.perf_counter()
+            status, body = hub_call("POST", api + "autograde", {"course": "bench", "lab": lab, "force": i > 0,
+                                                                 "workers": workers}, token)
+            if status != 202 or len(body["queued"]) != len(found):
+                raise SystemExit(f"POST autograde answered {status}: {body}")
+            while len(done := hub_call("GET", api + "grading/workers", None, token)[1]["runs"]) == before:
+                time.sleep(0.02)
+            runs.append(round(time.perf_counter() - start, 2))
+            records.append(done[-1])
+        if any(r["graded"] != len(found) for r in records):
+            raise SystemExit(f"the service did not grade the whole class: {records}")
+        warm = [r["workers"] for r in records[1:]]
+        return {"service_first_s": runs[0], "service_first_workers": records[0]["workers"],
+                "service_s": statistics.median(runs[1:]), "service_runs_s": runs[1:],
+                "service_server_s": statistics.median(r["seconds"] for r in records[1:]),  # the server's own timing
+                "service_started_warm": sum(w["started"] + w["cloned"] for w in warm)}
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def run(kind: str, n: int, workers: int, nbgrader_n: int, cold_n: int, repeat: int,
+        service: bool) -> dict[str, Any]:
     """One lab: workbench on ``n`` submissions ``repeat`` times (the median counts: one run of a few
     seconds is at the mercy of this shared VM's neighbours, while nbgrader's minutes average them
     out), the cold floor for the same ``n`` (measured on ``cold_n``), and nbgrader on ``nbgrader_n``
@@ -157,6 +235,8 @@ def run(kind: str, n: int, workers: int, nbgrader_n: int, cold_n: int, repeat: i
         ours = statistics.median(runs)
         result: dict[str, Any] = {"lab": kind, "n": n, "workers": workers, "workbench_s": ours,
                                   "workbench_runs_s": runs, "workbench_ms_per_sub": round(1000 * ours / n, 1)}
+        if service:
+            result.update(service_times(root, kind, workers, repeat))
         if cold_n:
             result["cold_n"] = min(cold_n, n)
             result["cold_floor_s"] = round(cold_floor(root, kind, os.cpu_count() or 1, cold_n), 2)
@@ -167,6 +247,10 @@ def run(kind: str, n: int, workers: int, nbgrader_n: int, cold_n: int, repeat: i
                           nbgrader_ms_per_sub=round(1000 * theirs / nbgrader_n, 1),
                           nbgrader_at_n_s=round(at_n, 1), nbgrader_extrapolated=nbgrader_n != n,
                           speedup=round(at_n / ours, 1), speedup_worst=round(at_n / max(runs), 1))
+            if service:
+                result.update(service_speedup=round(at_n / result["service_s"], 1),
+                              service_speedup_worst=round(at_n / max(result["service_runs_s"]), 1),
+                              service_first_speedup=round(at_n / result["service_first_s"], 1))
         return result
 
 
@@ -181,13 +265,14 @@ def main() -> None:
                         help="workbench runs per lab, each into a fresh store; the median counts (default 3)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="only workbench and the cold floor")
     parser.add_argument("--skip-cold", action="store_true", help="no cold-floor measurement")
+    parser.add_argument("--skip-service", action="store_true", help="no service path (running server, warm pool)")
     parser.add_argument("--cold-n", type=int, help="notebooks the cold floor runs (default --n); each is its own "
                         "process, so fewer are scaled linearly to --n")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     nbgrader_n = 0 if args.skip_nbgrader else (args.nbgrader_n or args.n)
     rows = [run(kind, args.n, args.workers, nbgrader_n, 0 if args.skip_cold else (args.cold_n or args.n),
-                max(1, args.repeat)) for kind in (args.lab or ["numpy", "torch"])]
+                max(1, args.repeat), not args.skip_service) for kind in (args.lab or ["numpy", "torch"])]
     print(f"{'lab':6} {'n':>5} {'workbench s':>12} {'runs s':>18} {'ms/sub':>7} {'nbgrader n':>11} {'nbgrader s':>11} "
           f"{'ms/sub':>7} {'nbgrader s @n':>14} {'speedup':>8} {'worst run':>10} {'cold floor s':>13}")
     for r in rows:
@@ -197,6 +282,15 @@ def main() -> None:
               f"{r.get('nbgrader_n', '-'):>11} {r.get('nbgrader_s', '-'):>11} {r.get('nbgrader_ms_per_sub', '-'):>7} "
               f"{str(r.get('nbgrader_at_n_s', '-')) + mark:>14} {r.get('speedup', '-'):>8} "
               f"{r.get('speedup_worst', '-'):>10} {r.get('cold_floor_s', '-'):>13}")
+    if not args.skip_service:
+        print(f"\nservice path: {'lab':6} {'n':>5} {'first run s':>12} {'speedup':>8} {'warm s':>7} "
+              f"{'warm runs s':>18} {'speedup':>8} {'worst run':>10} {'starts in warm runs':>20}")
+        for r in rows:
+            runs = "/".join(f"{t:g}" for t in r["service_runs_s"])
+            print(f"{'':14}{r['lab']:6} {r['n']:>5} {r['service_first_s']:>12} "
+                  f"{r.get('service_first_speedup', '-'):>8} {r['service_s']:>7} {runs:>18} "
+                  f"{r.get('service_speedup', '-'):>8} {r.get('service_speedup_worst', '-'):>10} "
+                  f"{r['service_started_warm']:>20}")
     if any(r.get("nbgrader_extrapolated") for r in rows):
         print("* nbgrader ran on fewer submissions; its time at n is extrapolated linearly (one kernel per "
               "submission, one after another)")
