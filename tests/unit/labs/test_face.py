@@ -58,3 +58,20 @@ def test_descriptor_weights_dequantise_to_the_manifest() -> None:
     assert w["conv32_down/conv/filters"].shape == (32, 3, 7, 7)
     assert w["fc"].shape == (256, 128)
     assert len(w) == 117 and all(v.dtype == np.float32 for v in w.values())
+
+
+def test_folding_the_scale_into_the_convolution_keeps_the_numbers() -> None:
+    import torch
+    import torch.nn.functional as fn
+
+    w = descriptor.load_weights(DATA / "face_api")
+    folded = descriptor.fold_scales(w)
+    assert not any("/scale/" in k for k in folded)
+    x = torch.from_numpy(np.random.default_rng(0).normal(size=(1, 32, 20, 20)).astype(np.float32))
+    name = "conv32_1/conv1"
+    t = {k: torch.from_numpy(v) for k, v in w.items() if k.startswith(name)}
+    two_steps = fn.conv2d(x, t[f"{name}/conv/filters"], t[f"{name}/conv/bias"], 1, 1) \
+        * t[f"{name}/scale/weights"].view(1, -1, 1, 1) + t[f"{name}/scale/biases"].view(1, -1, 1, 1)
+    one_step = fn.conv2d(x, torch.from_numpy(folded[f"{name}/conv/filters"]),
+                         torch.from_numpy(folded[f"{name}/conv/bias"]), 1, 1)
+    np.testing.assert_allclose(one_step.numpy(), two_steps.numpy(), rtol=1e-4, atol=1e-4)

@@ -2,7 +2,9 @@
 
 Why one network function over two small op tables: the network is written once (as face-api.js
 writes it: conv + bias, per-channel scale, ReLU, residual blocks whose shortcut is a 2x2
-average pool zero-padded in channels and space), and each framework supplies seven primitive ops.
+average pool zero-padded in channels and space), and each framework supplies six primitive ops.
+The per-channel scale after each convolution is folded into its filters and bias at load time
+(``w * s``, ``b * s + t``): one op per layer instead of three, the same numbers.
 Parity between torch and MindSpore then tests the ops, not two hand copies of the architecture.
 MindSpore compiles the network function with ``ms.jit(fullgraph=True)``: op-by-op PyNative was 23x
 slower than torch, and ``ms.jit``'s default (``fullgraph=False``, syntax level LAX) runs any construct it
@@ -71,9 +73,6 @@ class TorchOps:
     def conv(self, x: Any, name: str, stride: int, pad: int) -> Any:
         return self.fn.conv2d(x, self.w[f"{name}/conv/filters"], self.w[f"{name}/conv/bias"], stride, pad)
 
-    def scale(self, x: Any, name: str) -> Any:
-        return x * self.w[f"{name}/scale/weights"].view(1, -1, 1, 1) + self.w[f"{name}/scale/biases"].view(1, -1, 1, 1)
-
     def relu(self, x: Any) -> Any:
         return self.fn.relu(x)
 
@@ -109,12 +108,8 @@ class MindSporeOps:
         self._compiled: Any = None
 
     def conv(self, x: Any, name: str, stride: int, pad: int) -> Any:
-        out = self.ops.conv2d(x, self.w[f"{name}/conv/filters"], None, stride, "pad" if pad else "valid", pad)
-        return out + self.w[f"{name}/conv/bias"].reshape(1, -1, 1, 1)
-
-    def scale(self, x: Any, name: str) -> Any:
-        return x * self.w[f"{name}/scale/weights"].reshape(1, -1, 1, 1) + \
-            self.w[f"{name}/scale/biases"].reshape(1, -1, 1, 1)
+        return self.ops.conv2d(x, self.w[f"{name}/conv/filters"], self.w[f"{name}/conv/bias"], stride,
+                               "pad" if pad else "valid", pad)
 
     def relu(self, x: Any) -> Any:
         return self.ops.relu(x)
@@ -167,7 +162,7 @@ def network(ops: Any, x: Any) -> Any:
     """The descriptor network on a normalised NCHW tensor; returns the (n, 128) tensor."""
 
     def layer(x: Any, name: str, stride: int, pad: int, relu: bool) -> Any:
-        out = ops.scale(ops.conv(x, name, stride, pad), name)
+        out = ops.conv(x, name, stride, pad)
         return ops.relu(out) if relu else out
 
     for name, kind in BLOCKS:
@@ -204,9 +199,20 @@ class Descriptor:
         return forward(self.ops, crops).astype(np.float32)
 
 
+def fold_scales(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each layer's ``conv`` then per-channel ``scale`` as one convolution: filters ``w * s``, bias ``b * s + t``."""
+    out = {k: v for k, v in weights.items() if "/scale/" not in k}
+    for key in [k for k in weights if k.endswith("/conv/filters")]:
+        layer = key.removesuffix("/conv/filters")
+        s, t = weights[f"{layer}/scale/weights"], weights[f"{layer}/scale/biases"]
+        out[key] = (weights[key] * s[:, None, None, None]).astype(np.float32)
+        out[f"{layer}/conv/bias"] = (weights[f"{layer}/conv/bias"] * s + t).astype(np.float32)
+    return out
+
+
 def load(folder: str | Path, framework: str = "torch", device: Any = None) -> Descriptor:
     """The descriptor on ``framework`` ("torch" or "mindspore"), weights from face-api's ``folder``."""
-    weights = load_weights(folder)
+    weights = fold_scales(load_weights(folder))
     if framework == "torch":
         return Descriptor(framework, TorchOps(weights, device or "cpu"))
     if framework == "mindspore":
