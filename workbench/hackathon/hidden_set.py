@@ -112,7 +112,7 @@ def _load(labels: Path, _version: tuple[int, int], id_column: str, target: str, 
         return EventError(shown)
 
     try:
-        rows = table(labels.read_bytes())
+        rows = table(labels.read_bytes().decode("utf-8-sig"))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         problem.append((0, f"the hidden labels cannot be read as a UTF-8 CSV file ({exc})"))
         raise fail() from exc

@@ -33,6 +33,10 @@ def test_aligned_to_the_hidden_order_whatever_the_row_order() -> None:
     numbers = parse(b"\xef\xbb\xbf" + predictions_csv(IDS, [0.5, -1, "1e3", 2, 3, 4]) + b"\n\n", NUMBERS)
     assert numbers.tolist() == [0.5, -1.0, 1000.0, 2.0, 3.0, 4.0]  # a BOM and blank lines are fine
     assert parse(predictions_csv(IDS, ["1.0", "2", "0", "0.0", "1", "2"]), CLASSES).tolist() == [1, 2, 0, 0, 1, 2]
+    plain = predictions_csv(IDS, [" 1", "2 ", "0", "0", "1", "2"])
+    quoted = plain.replace(b"a0,", b'"a0",')  # read by csv.reader, not the one-split path
+    crlf = plain.replace(b"\n", b"\r\n")
+    assert [parse(d, CLASSES).tolist() for d in (plain, quoted, crlf)] == [[1, 2, 0, 0, 1, 2]] * 3
 
 
 def test_columns_named_wrong_missing_or_extra() -> None:
