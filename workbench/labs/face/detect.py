@@ -49,9 +49,10 @@ class Detector:
 
         h, w = rgb.shape[:2]
         k = max(1, round(max(h, w) / self.side))
-        small = np.ascontiguousarray(rgb[:h - h % k, :w - w % k])
+        small = rgb[:h - h % k, :w - w % k]  # a view: OpenCV reads strided rows, no 10 MB copy
         if k > 1:
             small = cv2.resize(small, (small.shape[1] // k, small.shape[0] // k), interpolation=cv2.INTER_AREA)
+        small = np.ascontiguousarray(small)
         boxes = [Box(float(d.box[0] * k), float(d.box[1] * k), float((d.box[2] - d.box[0]) * k),
                      float((d.box[3] - d.box[1]) * k), d.score, (d.landmarks + 0.5) * k - 0.5)
                  for d in self.mtcnn.detect(small, self.min_face)]
