@@ -18,6 +18,7 @@ from workbench.errors import NotFoundError, PredictionsError, WorkbenchError
 from workbench.hackathon.model import Event
 from workbench.store import Store
 from workbench.store import events_models as e
+from workbench.store.models import utcnow
 
 _loaded: dict[str, tuple[float, Event]] = {}
 
@@ -40,7 +41,7 @@ def register(store: Store, event: Event) -> dict[str, Any]:
         if row is None:
             s.add(e.EventRow(id=event.id, title=event.title, path=str(event.root)))
         else:
-            row.title, row.path = event.title, str(event.root)
+            row.title, row.path, row.registered = event.title, str(event.root), utcnow()
         s.flush()
         s.execute(delete(e.EventBaseline).where(e.EventBaseline.event_id == event.id))
         s.add_all(e.EventBaseline(event_id=event.id, **b) for b in baselines)

@@ -19,7 +19,8 @@ SUBMISSION_STATES = ("queued", "running", "scored", "failed")
 
 
 class EventRow(Base):
-    """An event directory registered with ``workbench event create``; the YAML stays the definition."""
+    """An event directory registered with ``workbench event create``; the YAML stays the definition.
+    ``registered`` is the latest registration (baselines are re-scored then)."""
 
     __tablename__ = "events"
 
@@ -71,6 +72,7 @@ class EventSubmission(Base):
         Index("ix_event_submissions_team", "event_id", "team_id", "created"),
         Index("ix_event_submissions_board", "event_id", "phase", "status"),
         Index("ix_event_submissions_status", "status"),
+        Index("ix_event_submissions_scored", "event_id", "scored"),  # the board cache's version (board.py)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -82,6 +82,6 @@ class Lab(Base):
 
 
 # Device-session models live in their own module, on the same Base (imported last: it uses Base).
-from workbench.store import gradebook_models as _gradebook_models  # noqa: E402, F401
 from workbench.store import events_models as _events_models  # noqa: E402, F401
+from workbench.store import gradebook_models as _gradebook_models  # noqa: E402, F401
 from workbench.store import leases_models as _leases_models  # noqa: E402, F401

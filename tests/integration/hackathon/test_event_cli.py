@@ -83,6 +83,8 @@ def test_organiser_and_participants_through_the_cli(start_server: Callable[..., 
     assert [(r["rank"], r["team"], r["score"]) for r in organiser["rows"]] == [
         (1, "alpha", 0.8), (2, "beta", 0.5), (None, "half", 0.5)], "organisers see a blind phase's scores"
 
+    bo.process.terminate()  # its scorer would migrate and score the copies before `event score` does
+    bo.process.wait(timeout=15)
     spec.phases = phases(now, now - timedelta(seconds=5))  # the organiser opens the final phase now
     write(tmp_path / "events", spec)
     ok("create", str(root))
