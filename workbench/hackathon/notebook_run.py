@@ -35,7 +35,7 @@ from workbench.grading import causes, lab_python
 from workbench.grading.identity import require_sandbox
 from workbench.grading.lab_python import LabPython
 from workbench.grading.runner import CellOutcome, Runner
-from workbench.grading.sandbox import Limits, SandboxSpec, ro_paths
+from workbench.grading.sandbox import HOME, Limits, SandboxSpec, ro_paths
 from workbench.hackathon.model import Event
 
 PREDICTIONS_FILE = "predictions.csv"
@@ -43,7 +43,8 @@ MAX_PREDICTIONS_BYTES = 64 << 20
 CHUNK_BYTES = 1 << 20  # one reply from the sandbox carries at most this much of predictions.csv
 READ_TIMEOUT_S = 30.0  # for reading predictions.csv back after the run
 START_TIMEOUT_S = 60.0
-_SIZE = f"__import__('os').path.getsize({PREDICTIONS_FILE!r})"
+OUTPUT = f"{HOME}/{PREDICTIONS_FILE}"  # in the directory the run started in, wherever it chdir'ed to since
+_SIZE = f"__import__('os').path.getsize({OUTPUT!r})"
 _CHUNK = "(lambda f: (f.seek({offset}), f.read({size}), f.close())[1])(open({name!r}, 'rb'))"
 
 
@@ -112,7 +113,7 @@ def _read_predictions(runner: Runner) -> bytes:
                                f"{MAX_PREDICTIONS_BYTES >> 20} MB a predictions file may have")
     data = b""
     while len(data) < sized.value:
-        code = _CHUNK.format(offset=len(data), size=CHUNK_BYTES, name=PREDICTIONS_FILE)
+        code = _CHUNK.format(offset=len(data), size=CHUNK_BYTES, name=OUTPUT)
         chunk = runner.ask({"op": "eval", "code": code}, until)
         value = chunk.value if isinstance(chunk.value, dict) else {}
         if chunk.status != "ok" or value.get("t") != "bytes" or not value.get("v"):

@@ -163,7 +163,8 @@ def test_a_script_writes_predictions_that_score(tmp_path: Path) -> None:
                       "with open('predictions.csv', 'w') as out:\n"
                       "    out.write('id,label\\n')\n"
                       f"    out.writelines(f'{{r.split(\",\")[0]}},{MARKER}-{{\"ab\"[int(r.split(\",\")[1])]}}\\n' "
-                      "for r in rows)\n")
+                      "for r in rows)\n"
+                      "import os; os.chdir('/tmp')  # predictions.csv is read from where the run started\n")
     scores = score(event, run_notebook(event, script))
     assert (scores.public, scores.private) == (1.0, 1.0)
 
