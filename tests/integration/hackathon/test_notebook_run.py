@@ -63,9 +63,16 @@ def notebook(parent: Path, *cells: str, name: str = "team.ipynb") -> Path:
     return path
 
 
-def test_the_sample_starter_runs_in_the_sandbox_and_beats_the_baseline(repo_root: Path) -> None:
+@pytest.mark.parametrize("framework", ["torch", "mindspore"])
+def test_the_sample_starter_runs_in_the_sandbox_and_beats_the_baseline(repo_root: Path, tmp_path: Path,
+                                                                      framework: str) -> None:
+    """On both frameworks: the sandbox's environment is empty, so a team picks MindSpore in the notebook."""
     event = load_event(repo_root / "events" / "digits-sprint")
-    data = run_notebook(event, event.task.starter)
+    starter = nbformat.read(event.task.starter, as_version=4)
+    starter.cells.insert(0, new_code_cell(f"import os\nos.environ['FRAMEWORK'] = {framework!r}"))
+    starter.cells.append(new_code_cell(f"assert fw.name == {framework!r}, fw.name"))  # a failure fails the run
+    nbformat.write(starter, tmp_path / "starter.ipynb")
+    data = run_notebook(event, tmp_path / "starter.ipynb")
     assert data.startswith(b"id,label\n") and data.count(b"\n") == 1001
     scores = score(event, data)
     baseline = score(event, event.baselines[0].predictions.read_bytes())
