@@ -73,6 +73,7 @@ class EventSubmission(Base):
         Index("ix_event_submissions_board", "event_id", "phase", "status"),
         Index("ix_event_submissions_status", "status"),
         Index("ix_event_submissions_scored", "event_id", "scored"),  # the board cache's version (board.py)
+        Index("ix_event_submissions_best", "event_id", "phase", "status", "team_id", "public_score"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
