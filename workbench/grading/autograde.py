@@ -5,7 +5,8 @@ Why this shape: a class re-run after a crash or Ctrl-C must neither lose nor rep
 submission is stored and registered (hash row) before grading starts, and grades are committed as
 they come (whatever the workers have finished, in one transaction); what was graded against the
 same source is skipped next time. The heavy imports are paid once per class (``warm.py``: the first
-worker imports, the others are cloned from it), not once per submission.
+worker imports, the others are cloned from it), not once per submission; in a server, once per lab
+image for as long as its workers stay warm (``warm_pool.py``), not once per run.
 """
 
 from __future__ import annotations
