@@ -141,7 +141,11 @@ def run(teams: int, per_team: int, requests: int, postgres: bool) -> dict[str, A
         missed = timed_after_scores(api + "events/big/board", token, requests, store, event.id)
     finally:
         server.terminate()
-        server.wait(timeout=15)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
         if postgres:
             from workbench.service.trial import postgres_bindir
 
