@@ -17,6 +17,7 @@ lab: install
 	$(BIN)/workbench db upgrade
 	$(BIN)/workbench course add curricula/intro
 	$(BIN)/workbench course add curricula/ai-compute-foundations
+	$(BIN)/workbench event create events/digits-sprint
 	$(BIN)/workbench serve --port $(PORT) --root-dir lab-home
 
 test: install system-packages

@@ -317,7 +317,7 @@ const leaderboardPlugin: JupyterFrontEndPlugin<void> = {
                 const panel = new OrganiserPanel(
                   api,
                   event,
-                  () => void board?.refresh()
+                  () => void board?.reload()
                 );
                 panel.title.icon = leaderboardIcon;
                 return panel;

@@ -31,13 +31,13 @@ export class LeaderboardPanel extends WorkbenchPanel {
     this.title.caption = 'Hackathon leaderboard';
     this._event = this._select('Event', () => {
       this._phase.replaceChildren();
-      void this.refresh();
+      void this.reload();
     });
-    this._phase = this._select('Phase', () => void this.refresh());
+    this._phase = this._select('Phase', () => void this.reload());
     this._private = el('label', 'jp-WorkbenchLeaderboard-private');
     this._privateBox = el('input');
     this._privateBox.type = 'checkbox';
-    this._privateBox.addEventListener('change', () => void this.refresh());
+    this._privateBox.addEventListener('change', () => void this.reload());
     this._private.append(this._privateBox, ' Private board');
     this._open = textButton(
       'Open starter',
@@ -131,9 +131,15 @@ export class LeaderboardPanel extends WorkbenchPanel {
     );
   }
 
-  /** Your team, or the forms to create or join one (self-registration events). */
+  /** Your team, or the forms to create or join one (self-registration events). The same node is
+   * kept while nothing changed, so the live board's polling never clears what is being typed. */
   private _teamSection(event: IEvent): HTMLElement {
+    const key = `${event.id}\n${event.me?.team ?? ''}\n${event.me?.organiser ?? ''}`;
+    if (this._team && this._team.key === key) {
+      return this._team.node;
+    }
     const section = el('div', 'jp-WorkbenchLeaderboard-team');
+    this._team = { key, node: section };
     const me = event.me;
     if (!me || me.organiser) {
       return section;
@@ -159,7 +165,7 @@ export class LeaderboardPanel extends WorkbenchPanel {
               name.value.trim(),
               name.value.trim()
             ));
-        await this.refresh();
+        await this.reload();
       } catch (error) {
         this.showError(error);
       }
@@ -175,6 +181,12 @@ export class LeaderboardPanel extends WorkbenchPanel {
       textButton('Join team', 'Join this existing team', () => void act(true)())
     );
     return section;
+  }
+
+  /** Load after a change (a choice, a new team): a load already in flight may predate it. */
+  async reload(): Promise<void> {
+    await this.refresh();
+    await this.refresh();
   }
 
   private async _openStarter(): Promise<void> {
@@ -193,6 +205,7 @@ export class LeaderboardPanel extends WorkbenchPanel {
   private readonly _open: HTMLButtonElement;
   private readonly _organiser: HTMLButtonElement;
   private _poll = 0;
+  private _team: { key: string; node: HTMLElement } | null = null;
 }
 
 function when(iso: string): string {
