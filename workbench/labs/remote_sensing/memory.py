@@ -4,7 +4,10 @@ Why not only ``tracemalloc``: it sees NumPy's buffers but not what torch, MindSp
 allocate, so a tiled pass that runs a network on each tile would look smaller than it is. Linux
 keeps a per-process peak of resident memory (``VmHWM``) and resets it to the current size when
 ``5`` is written to ``/proc/self/clear_refs``; the peak after the work minus the size before is
-what the work added at its worst moment, whoever allocated it.
+what the work added at its worst moment, whoever allocated it. Resident memory also counts pages of
+mapped files (torch's and MindSpore's shared libraries): on a machine short of memory the kernel drops
+them and the work faults them back in, which is not memory the work holds, so the growth of
+file-backed pages (``RssFile``) over the stretch is taken off.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class ResidentPeak:
     def __init__(self) -> None:
         CLEAR_REFS.write_text("5")  # reset VmHWM to the current resident size
         self.baseline_kib = _kib("VmRSS")
+        self.file_kib = _kib("RssFile")
 
     def peak_increase(self) -> int:
-        return max(0, _kib("VmHWM") - self.baseline_kib) * 1024
+        refaulted = max(0, _kib("RssFile") - self.file_kib)
+        return max(0, _kib("VmHWM") - self.baseline_kib - refaulted) * 1024

@@ -22,9 +22,12 @@ TileFn = Callable[[np.ndarray], np.ndarray]
 GDAL_CACHE_BYTES = 32 * 1024 * 1024  # GDAL's block cache cap in every tiled pass: a constant, not the scene
 # Working memory a tiled pass may hold per pixel of one tile. A land-cover pass holds the uint8 bands,
 # float32 or float64 reflectance, index temporaries (float64 inside normalized_difference), features
-# and a 32-wide hidden layer's activations: measured 470-550 B per tile pixel with a torch MLP at
-# 256² and 512² tiles (docs/benchmarks.md); 1 KiB leaves twice that.
+# and a 32-wide hidden layer's activations: measured 470-550 B per tile pixel with a torch MLP on
+# 512² tiles (docs/benchmarks.md); 1 KiB leaves about twice that.
 BYTES_PER_TILE_PIXEL = 1024
+# What grows with neither tile nor scene: the allocator's slack between passes and the frameworks'
+# own buffers (repeated 4096² passes on 256² tiles measured 30-70 MB above the cache and the tiles).
+RUNTIME_SLACK_BYTES = 64 * 1024 * 1024
 
 
 def mirror_index(start: int, stop: int, n: int) -> np.ndarray:
@@ -75,9 +78,9 @@ class TiledRun:
 
     @property
     def memory_bound(self) -> int:
-        """The most resident memory a pass may add: GDAL's cache cap plus the per-pixel working set of
-        one tile. It grows with the tile and not at all with the scene."""
-        return GDAL_CACHE_BYTES + BYTES_PER_TILE_PIXEL * self.tile_pixels
+        """The most resident memory a pass may add: GDAL's cache cap, the runtime's slack and the
+        per-pixel working set of one tile. It grows with the tile and not at all with the scene."""
+        return GDAL_CACHE_BYTES + RUNTIME_SLACK_BYTES + BYTES_PER_TILE_PIXEL * self.tile_pixels
 
     @property
     def megapixels_per_s(self) -> float:
