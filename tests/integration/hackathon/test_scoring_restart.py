@@ -58,9 +58,9 @@ def test_kill_9_mid_scoring_loses_nothing_and_leaves_nothing_running(
     notebook = base64.b64encode(json.dumps(SLOW).encode()).decode()
     status, slow = first.request("POST", "events/tiny/submissions", {"kind": "notebook", "content_base64": notebook})
     assert status == 202, slow
-    csv = base64.b64encode(predictions(right_on(15, 15))).decode()
-    status, quick = first.request("POST", "events/tiny/submissions", {"kind": "predictions", "content_base64": csv})
-    assert status == 202
+    (first.root / "mine.csv").write_bytes(predictions(right_on(15, 15)))  # a file in ann's own space
+    status, quick = first.request("POST", "events/tiny/submissions", {"kind": "predictions", "path": "mine.csv"})
+    assert status == 202 and quick["size"] == len(predictions(right_on(15, 15)))
 
     def running(attempts: int) -> Callable[[list[dict[str, Any]]], bool]:
         return lambda subs: any(s["id"] == slow["id"] and s["status"] == "running" and s["attempts"] == attempts

@@ -163,3 +163,31 @@ def test_fifty_teams_at_once_lose_nothing_and_count_exactly(
     assert sum(o.startswith("ok") for o in outcomes) == 105 and len(outcomes) == 170
     assert all("of its 2 submissions today" in o or "of its 5 submissions today" in o
                for o in outcomes if o.startswith("refused"))
+
+
+def test_a_run_past_its_time_limit_is_failed_with_a_sentence(
+        store: Store, make_event: Callable[..., Event], tmp_path: Path) -> None:
+    event = make_event()
+    teams.create(store, event, "ann", "alpha")
+    sub = submit(store, event, "alpha", "ann", OPENS, tmp_path)
+    claimed = scoring_runs.claim(store)  # a scorer took it and then hung
+    assert claimed is not None
+    started, path = _started(store, sub["id"])
+    limit = timedelta(seconds=scoring_runs.time_limit(event, "predictions"))
+    assert scoring_runs.fail_overdue(store, event, started + limit - SECOND) == 0
+    assert scoring_runs.fail_overdue(store, event, started + limit + SECOND) == 1
+    (row,) = submissions.listing(store, event.id)
+    assert row["status"] == "failed" and row["reason"] == (
+        "scoring did not finish within 60 s (the event's time limit); this does not count against your limits")
+    scoring_runs.score(store, event, {**claimed, "path": path})  # the hung scorer answers late, and right
+    (row,) = submissions.listing(store, event.id)
+    assert (row["status"], row["public_score"]) == ("failed", None), "a late answer changes nothing"
+
+
+def _started(store: Store, sub_id: int) -> tuple[datetime, str]:
+    from workbench.store import events_models as e
+
+    with store.session() as s:
+        row = s.get(e.EventSubmission, sub_id)
+        assert row is not None and row.started is not None
+        return row.started, row.path
