@@ -57,6 +57,9 @@ export interface IKernelDevice {
   reason?: string | null;
   time_left_s: number | null;
   queue_position: number | null;
+  /** An event kernel's team, which holds its lease, and the device-hours the team has left. */
+  team?: string | null;
+  team_hours_left?: number | null;
 }
 
 export interface ILeasedDevice {

@@ -13,7 +13,7 @@ const REFRESH_INTERVAL_MS = 30_000;
 
 /**
  * Render a device response, e.g. "CPU", "NPU 0 · 42 min left", "GPU · queued #3",
- * "NPU 0 · reclaimed".
+ * "NPU 0 · reclaimed", "CPU 1 · team owls: 19.5 device-h left".
  */
 export function formatDevice(info: IKernelDevice): string {
   const parts = [info.device];
@@ -30,6 +30,14 @@ export function formatDevice(info: IKernelDevice): string {
     (state === null || state === 'live')
   ) {
     parts.push(`${formatDuration(info.time_left_s as number)} left`);
+  }
+  if (info.team) {
+    const hours = info.team_hours_left;
+    parts.push(
+      hours === null || hours === undefined
+        ? `team ${info.team}`
+        : `team ${info.team}: ${hours.toFixed(1)} device-h left`
+    );
   }
   return parts.join(' · ');
 }

@@ -21,10 +21,11 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from workbench.devices import inventory, policy
+from workbench.devices import inventory, policy, team_holders
 from workbench.devices import lease_sql as sql
 from workbench.devices.lease_sql import OPEN
 from workbench.devices.policy import DevicesBusy, LeaseNotFound, NoSuchDevices, Policy, QuotaExceeded
+from workbench.devices.usage import HolderUsage, device_seconds
 from workbench.store import Store
 from workbench.store.leases_models import DeviceSlot, Lease
 from workbench.store.models import utcnow
@@ -135,17 +136,22 @@ class LeaseManager:
     def _total(self, kind: str) -> int:
         return self._totals[kind]
 
+    def _holder_and_quota(self, conn: Connection, holder: str, course: str | None) -> tuple[str, policy.Quota]:
+        """Who holds the lease and under which quota: an event's kernel leases as its user's team,
+        under the event's team quota (``team_holders``); any other as itself, under its course's."""
+        return team_holders.resolve(conn, holder, course) or (holder, self.policy.quota_for(course))
+
     def _attempt(self, s: Session, holder: str, requests: list[Request], course: str | None,
                  kernel_id: str | None, ttl: float, queued_id: int | None, may_queue: bool) -> dict[str, Any]:
         conn, pg = s.connection(), self.store.kind == "postgresql"
+        holder, quota = self._holder_and_quota(conn, holder, course)
         if pg:
             conn.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(holder.encode())})
         now = self.clock()
         sql.reclaim(conn, now, pg)
         found = sql.LEASE_BY_ID.run(conn, {"lid": queued_id}) if queued_id else []
         mine = found[0] if found and found[0]["state"] == "queued" else None  # else reclaimed while we slept
-        quota = self.policy.quota_for(course)
-        usage = _HolderUsage(conn, holder, course, quota, now)  # read once, whatever the fallbacks
+        usage = HolderUsage(conn, holder, course, quota, now)  # read once, whatever the fallbacks
         refusals: list[policy.LeaseRefused] = []
         busy: tuple[Request, int] | None = None
         for req in requests:
@@ -210,7 +216,7 @@ class LeaseManager:
 
     def _quota_problem(self, s: Session, holder: str, course: str | None, quota: policy.Quota,
                        req: Request, now: datetime) -> str | None:
-        return _HolderUsage(s.connection(), holder, course, quota, now).problem(req)
+        return HolderUsage(s.connection(), holder, course, quota, now).problem(req)
 
     def _ahead(self, s: Session | Connection, kind: str, holder: str, mine: Mapping[str, Any] | None,
                now: datetime) -> tuple[int, int]:
@@ -235,7 +241,7 @@ class LeaseManager:
         usage: dict[str, float] = {}
         for r in rows:
             age = (now - (r.ended or now)).total_seconds()
-            usage[r.holder] = usage.get(r.holder, 0.0) + _seconds(r, now) * 0.5 ** (age / half)
+            usage[r.holder] = usage.get(r.holder, 0.0) + device_seconds(r, now) * 0.5 ** (age / half)
         return usage
 
     # --- backends that place devices themselves (Slurm, later Kubernetes) ----------------------
@@ -246,16 +252,17 @@ class LeaseManager:
         ttl = ttl or self.policy.heartbeat_s
 
         def work(s: Session) -> dict[str, Any]:
+            lessee, quota = self._holder_and_quota(s.connection(), holder, course)
             if self.store.kind == "postgresql":
-                s.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(holder.encode())})
+                s.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(lessee.encode())})
             self._reclaim(s)
             now = self.clock()
-            over = self._quota_problem(s, holder, course, self.policy.quota_for(course), req, now)
+            over = self._quota_problem(s, lessee, course, quota, req, now)
             if over:
                 raise QuotaExceeded(over)
             values = {"kind": req.kind, "count": req.count, "deadline": now + timedelta(seconds=ttl + wait),
                       "backend": backend}
-            return lease_dict(self._save(s.connection(), None, values, holder, requests, course, kernel_id,
+            return lease_dict(self._save(s.connection(), None, values, lessee, requests, course, kernel_id,
                                          ttl, now, state="queued"))
         return self.store.write(work)
 
@@ -366,47 +373,7 @@ class LeaseManager:
             totals: dict[tuple[str, str], list[float]] = {}
             for row in s.scalars(query):
                 entry = totals.setdefault((row.holder, row.kind), [0.0, 0])
-                entry[0] += _seconds(row, now)
+                entry[0] += device_seconds(row, now)
                 entry[1] += 1
         return [{"holder": h, "kind": k, "device_seconds": round(v[0], 6), "leases": int(v[1])}
                 for (h, k), v in sorted(totals.items())]
-
-
-class _HolderUsage:
-    """One holder's standing against its quota, read at most once per decision (fallbacks share it)."""
-
-    def __init__(self, conn: Connection, holder: str, course: str | None, quota: policy.Quota,
-                 now: datetime) -> None:
-        self.conn, self.holder, self.course, self.quota, self.now = conn, holder, course, quota, now
-        self._live: list[dict[str, Any]] | None = None
-        self._used: float | None = None
-
-    def problem(self, req: Request) -> str | None:
-        """Why the quota refuses ``req``, or None."""
-        quota, holder, course = self.quota, self.holder, self.course
-        if quota.concurrent_devices is not None:
-            if self._live is None:
-                self._live = sql.LIVE_OF_HOLDER.run(self.conn, {"holder": holder})
-            held = sum(r["count"] for r in self._live)
-            if held + req.count > quota.concurrent_devices:
-                ids = [r["id"] for r in self._live]
-                return policy.concurrent_message(holder, course, quota, held, ids, req.count)
-        if quota.device_hours is not None and req.kind in quota.metered:
-            start, _ = policy.period_bounds(quota.period, self.now)
-            if self._used is None:
-                params = {"holder": holder, "course": course, "start": start}
-                rows = sql.used_query(bool(course), start is not None, quota.metered).run(self.conn, params)
-                self._used = sum(_seconds(r, self.now, start) for r in rows)
-            if self._used >= quota.device_hours * 3600:
-                return policy.hours_message(holder, course, quota, self._used, self.now)
-        return None
-
-
-def _seconds(row: Any, now: datetime, since: datetime | None = None) -> float:
-    """Device-seconds of one lease row (``started``, ``ended``, ``count``), optionally only after ``since``."""
-    started, ended, count = ((row["started"], row["ended"], row["count"]) if isinstance(row, Mapping)
-                             else (row.started, row.ended, row.count))
-    if started is None:
-        return 0.0
-    start = max(started, since) if since else started
-    return max(0.0, ((ended or now) - start).total_seconds()) * count

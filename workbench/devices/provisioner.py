@@ -22,6 +22,7 @@ import threading
 from typing import Any
 
 from jupyter_client.provisioning import LocalProvisioner
+from tornado import web
 from traitlets import Float, List, Unicode
 
 from workbench.config import load_settings
@@ -36,6 +37,21 @@ __all__ = ["ENV_LEASE", "VISIBLE", "WorkbenchProvisioner", "device_env", "holder
 def holder_name() -> str:
     """The notebook's user: JupyterHub's name when spawned by a hub, else the account."""
     return os.environ.get("WORKBENCH_HOLDER") or os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+
+class _KernelNotStarted(web.HTTPError):
+    """Mixed into a refusal raised while a kernel starts (see ``shown``)."""
+
+
+def shown(exc: WorkbenchError) -> WorkbenchError:
+    """``exc`` as it was, and also a tornado ``HTTPError``: jupyter_server's kernel API then answers with
+    its sentence (a quota, a busy pool, no team, isolation impossible), which JupyterLab shows when the
+    kernel does not start, instead of "Unhandled error"; callers catching the workbench class still do."""
+    both = type(type(exc).__name__, (type(exc), _KernelNotStarted), {})
+    error: Any = Exception.__new__(both)
+    error.__dict__.update(exc.__dict__)
+    error.args, error.status_code, error.reason, error._log_message = (), 403, "Kernel not started", exc.message
+    return error
 
 
 class WorkbenchProvisioner(LocalProvisioner):
@@ -56,9 +72,12 @@ class WorkbenchProvisioner(LocalProvisioner):
         backend = await asyncio.to_thread(self._backend)
         if self.lease is None:  # a restart keeps the lease it has
             requests = [Request.parse(self.request), *(Request.parse(f) for f in self.fallback)]
-            self.lease = await asyncio.to_thread(
-                backend.acquire, holder_name(), requests, course=self.course or None,
-                kernel_id=self.kernel_id, ttl=self.ttl or None)
+            try:
+                self.lease = await asyncio.to_thread(
+                    backend.acquire, holder_name(), requests, course=self.course or None,
+                    kernel_id=self.kernel_id, ttl=self.ttl or None)
+            except WorkbenchError as exc:
+                raise shown(exc) from exc
             self.log.info("workbench: kernel %s leased %s (%s)", self.kernel_id, self.lease["devices"],
                           backend.name)
         else:
@@ -68,7 +87,7 @@ class WorkbenchProvisioner(LocalProvisioner):
             env.update(await asyncio.to_thread(backend.environment, self.lease))
         except WorkbenchError as exc:
             await self._give_back(backend, exc)
-            raise
+            raise shown(exc) from exc
         kwargs["env"] = env
         return await super().pre_launch(**kwargs)
 
@@ -79,7 +98,7 @@ class WorkbenchProvisioner(LocalProvisioner):
                 cmd = await asyncio.to_thread(backend.command, self.lease, cmd)
             except WorkbenchError as exc:
                 await self._give_back(backend, exc)
-                raise
+                raise shown(exc) from exc
         info = await super().launch_kernel(cmd, **kwargs)
         self._start_heartbeat()
         return info

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.devices import inventory
+from workbench.devices import inventory, team_holders
 from workbench.devices.leases import LeaseManager
 from workbench.devices.policy import LeaseNotFound, Policy
 from workbench.devices.quota import quota_status
@@ -20,7 +20,8 @@ def session_info(store: Store, inventory_path: str, holder: str, lease_id: int |
                  devices: list[str]) -> dict[str, Any]:
     """State, time left, reason (e.g. idle reclaim) and quota of ``holder``'s lease ``lease_id``.
 
-    Raises ``LeaseNotFound`` for a lease that is not ``holder``'s: a kernel learns only of its own.
+    Raises ``LeaseNotFound`` for a lease that is neither ``holder``'s nor their team's: a kernel
+    learns only of its own.
     """
     rules = Policy.from_file_data(inventory.load_file(inventory_path), inventory_path or "inventory")
     now = utcnow()
@@ -28,7 +29,7 @@ def session_info(store: Store, inventory_path: str, holder: str, lease_id: int |
         return {"lease": None, "kind": kind, "devices": devices, "state": "none", "time_left_s": None,
                 "session_left_s": None, "reason": None, "quota": quota_status(store, rules, holder, None, now)}
     row = LeaseManager(store, [], rules).get(lease_id)
-    if row["holder"] != holder:
+    if row["holder"] != holder and not team_lease_of(store, holder, row["holder"]):
         raise LeaseNotFound(f"lease {lease_id} is not yours; `workbench.session()` shows your own")
     live = row["state"] == "live"
     left = (row["deadline"] - now).total_seconds() if live else 0.0
@@ -37,3 +38,11 @@ def session_info(store: Store, inventory_path: str, holder: str, lease_id: int |
             "deadline": row["deadline"], "time_left_s": max(0.0, left), "max_end": row["max_end"],
             "session_left_s": session_left if live else 0.0, "reason": row["reason"],
             "quota": quota_status(store, rules, row["holder"], row["course"], now)}
+
+
+def team_lease_of(store: Store, user: str, holder: str) -> bool:
+    """Whether ``holder`` is the team of ``user`` (an event kernel's lease is its team's)."""
+    if not holder.startswith(team_holders.TEAM_PREFIX):
+        return False
+    with store.session() as s:
+        return team_holders.member_of(s.connection(), user, holder)

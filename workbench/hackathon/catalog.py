@@ -38,10 +38,12 @@ def register(store: Store, event: Event) -> dict[str, Any]:
 
     def work(s: Session) -> None:
         row = s.get(e.EventRow, event.id)
+        quota = {"kind": event.quota.kind, "devices": event.quota.devices, "device_hours": event.quota.device_hours}
         if row is None:
-            s.add(e.EventRow(id=event.id, title=event.title, path=str(event.root)))
+            s.add(e.EventRow(id=event.id, title=event.title, path=str(event.root), team_quota=quota))
         else:
             row.title, row.path, row.registered = event.title, str(event.root), utcnow()
+            row.team_quota = quota
         s.flush()
         s.execute(delete(e.EventBaseline).where(e.EventBaseline.event_id == event.id))
         s.add_all(e.EventBaseline(event_id=event.id, **b) for b in baselines)

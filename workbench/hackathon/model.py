@@ -1,8 +1,8 @@
 """Plain data for a hackathon event as written in ``events/<id>/event.yaml`` (event format v1).
 
 Times are timezone-aware (the YAML states the zone; UTC when it does not). Paths are absolute,
-resolved against the event directory by the loader. Holders of team leases are
-``team_holder(event, team)`` so quotas and fair share apply across teams.
+resolved against the event directory by the loader. A team's kernels lease as the team
+(``workbench.devices.team_holders``), so quotas and fair share apply across teams.
 """
 
 from __future__ import annotations
@@ -136,7 +136,3 @@ class Event:
     def phase(self, phase_id: str) -> Phase | None:
         return next((p for p in self.phases if p.id == phase_id), None)
 
-
-def team_holder(event_id: str, team_id: str) -> str:
-    """The lease holder name of a team, distinct from any Unix account name (':' is not allowed in one)."""
-    return f"team:{event_id}:{team_id}"

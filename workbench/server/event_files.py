@@ -5,17 +5,23 @@ may read; what a team may have — the starter notebook, the training data and t
 (as Kaggle gives its test.csv) — is sent as ``GET events/{id}/starter`` and written by the
 participant's own server under ``events/<id>/`` (``POST events/{id}/open``), once: reopening keeps
 their work. The notebook is marked ``metadata.workbench.event`` so the notebook toolbar offers
-"Submit predictions" and "Submit notebook" for that event.
+"Submit predictions" and "Submit notebook" for that event, and runs on the event's kernel spec
+(``workbench-event-<id>``, written into the user's own Jupyter data directory): the device kernel
+spec of the event's quota kind with ``course: event:<id>``, so its kernel leases as the user's team
+(``workbench.devices.team_holders``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import posixpath
+from pathlib import Path
 from typing import Any
 
 import nbformat
+from jupyter_core.paths import jupyter_data_dir
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -40,7 +46,8 @@ def event_starter(store: Store, event_id: str) -> dict[str, Any]:
     for path in (event.task.train, event.task.hidden_inputs):
         if path.is_file() and path != event.task.hidden_labels:
             files[path.relative_to(event.root).as_posix()] = base64.b64encode(path.read_bytes()).decode()
-    return {"event": event.id, "notebook": notebook, "files": files}
+    return {"event": event.id, "title": event.title, "device": event.quota.kind, "notebook": notebook,
+            "files": files}
 
 
 class StarterHandler(WorkbenchHandler):
@@ -77,8 +84,27 @@ class OpenEventHandler(WorkbenchHandler):
             if not await ensure_async(contents.file_exists(target)):
                 await ensure_async(contents.save({"type": "file", "format": "base64", "content": encoded}, target))
         notebook = nbformat.from_dict(starter["notebook"])
+        self._event_kernel(notebook, starter)
         await ensure_async(contents.save({"type": "notebook", "format": "json", "content": notebook}, path))
         self.send({"path": path, "created": True}, status=201)
+
+    def _event_kernel(self, notebook: nbformat.NotebookNode, starter: dict[str, Any]) -> None:
+        """Write ``workbench-event-<id>`` (the device spec of the event's kind, leasing for the team) into
+        the user's Jupyter data directory and point the notebook at it; without the workbench device
+        specs installed the notebook keeps its own kernel."""
+        base, specs = f"workbench-{starter['device']}", self.kernel_spec_manager
+        if base not in specs.find_kernel_specs():
+            return
+        spec = specs.get_kernel_spec(base).to_dict()
+        spec["display_name"] = f"Python 3 ({starter['device'].upper()}, {starter['title']} team)"
+        spec.setdefault("metadata", {}).setdefault("kernel_provisioner", {}).setdefault("config", {})[
+            "course"] = f"event:{starter['event']}"
+        name = f"workbench-event-{starter['event']}"
+        folder = Path(jupyter_data_dir()) / "kernels" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
+        notebook.metadata["kernelspec"] = {"name": name, "display_name": spec["display_name"],
+                                           "language": spec.get("language", "python")}
 
     async def _folders(self, folder: str) -> None:
         parts = folder.split("/")

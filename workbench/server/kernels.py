@@ -1,4 +1,5 @@
-"""``GET kernels/{id}/device``: what the status bar shows for the active kernel."""
+"""``GET kernels/{id}/device``: what the status bar shows for the active kernel (and, for an event's
+kernel, its team and the device-hours the team has left)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from workbench.devices.leases import LeaseManager
+from workbench.devices.quota import team_standing
 from workbench.server.base import WorkbenchHandler
 from workbench.server.openapi import ERRORS, NOT_FOUND, ok, param
 from workbench.server.sessions import lease_json
@@ -27,7 +29,8 @@ class KernelDeviceHandler(WorkbenchHandler):
         if self.workbench.effective_service_url:
             client = ServiceClient(self.workbench.effective_service_url)
             return dict(await asyncio.to_thread(client.get_json, f"sessions/{lease_id}"))
-        return lease_json(LeaseManager(self.store, []).get(lease_id))
+        lease = LeaseManager(self.store, []).get(lease_id)
+        return {**lease_json(lease), **(team_standing(self.store, lease["holder"], lease["course"]) or {})}
 
     @web.authenticated
     @authorized
@@ -50,7 +53,8 @@ class KernelDeviceHandler(WorkbenchHandler):
         ids = ",".join(d["id"] for d in row["devices"])
         self.send({"kernel_id": kernel_id, "device": f"{row['kind'].upper()} {ids}".strip(),
                    "lease": row["lease"], "state": row["state"], "reason": row["reason"],
-                   "time_left_s": row["time_left_s"], "queue_position": row.get("queue_position")})
+                   "time_left_s": row["time_left_s"], "queue_position": row.get("queue_position"),
+                   "team": row.get("team"), "team_hours_left": row.get("team_hours_left")})
 
 
 ROUTES = [(r"kernels/(?P<kernel_id>[^/]+)/device", KernelDeviceHandler)]

@@ -15,8 +15,10 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from workbench.devices import team_holders
 from workbench.devices.leases import LeaseManager, Request
-from workbench.devices.session_info import session_info
+from workbench.devices.quota import team_standing
+from workbench.devices.session_info import session_info, team_lease_of
 from workbench.server.base import WorkbenchHandler
 from workbench.server.openapi import ERRORS, NOT_FOUND, param
 from workbench.server.roles import EVERY_COURSE
@@ -54,8 +56,10 @@ class LeaseHandler(WorkbenchHandler):
         return int(text)
 
     def may_see(self, lease: dict[str, Any]) -> bool:
-        """Own leases; a course's leases for its instructors; every lease for instructors of every course."""
-        return lease["holder"] == self.username or self.instructs(lease["course"] or EVERY_COURSE)
+        """Own leases and one's team's; a course's leases for its instructors; every lease for instructors
+        of every course."""
+        return (lease["holder"] == self.username or self.instructs(lease["course"] or EVERY_COURSE)
+                or team_lease_of(self.store, self.username, lease["holder"]))
 
     def own_or_instructor(self, lease: dict[str, Any]) -> None:
         if not self.may_see(lease):
@@ -83,8 +87,13 @@ class SessionsHandler(LeaseHandler):
     @authorized
     def get(self) -> None:
         mine_only = not self.instructs() or self.get_argument("mine", "") != ""
-        listed = self.leases.list_leases(all=bool(self.get_argument("all", "")),
-                                         holder=self.username if mine_only else None)
+        manager, every = self.leases, bool(self.get_argument("all", ""))
+        if not mine_only:
+            listed = manager.list_leases(all=every)
+        else:  # one's own leases and one's teams'
+            with self.store.session() as s:
+                holders = [self.username, *team_holders.holders_of(s.connection(), self.username)]
+            listed = [x for holder in holders for x in manager.list_leases(all=every, holder=holder)]
         self.send({"sessions": [lease_json(x) for x in listed if self.may_see(x)]})
 
     @web.authenticated
@@ -124,7 +133,7 @@ class SessionHandler(LeaseHandler):
     def get(self, lease_id: str) -> None:
         lease = self.leases.get(self.lease_id(lease_id))
         self.own_or_instructor(lease)
-        self.send(lease_json(lease))
+        self.send({**lease_json(lease), **(team_standing(self.store, lease["holder"], lease["course"]) or {})})
 
 
 class RenewHandler(LeaseHandler):

@@ -9,8 +9,9 @@ so a board request never runs a scorer.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workbench.store.models import Base, UTCDateTime, utcnow
@@ -29,6 +30,9 @@ class EventRow(Base):
     path: Mapped[str] = mapped_column(Text)
     registered: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finalized: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # {"kind", "devices", "device_hours"}: applied by the lease decision to the event's team holders
+    # (workbench.devices.team_holders), which never read event.yaml.
+    team_quota: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class Team(Base):
