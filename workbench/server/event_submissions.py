@@ -124,6 +124,9 @@ class ChooseHandler(EventHandler):
         ids = self.json_body().get("submissions")
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise web.HTTPError(400, 'send {"submissions": [<id>, ...]}: your final entries')
+        for sub_id in ids:
+            if submissions.get(self.store, event.id, sub_id)["team"] != team:
+                raise web.HTTPError(403, f"submission {sub_id} belongs to another team; choose your own team's")
         self.send({"chosen": [s["id"] for s in submissions.choose(self.store, event, team, ids)]})
 
 

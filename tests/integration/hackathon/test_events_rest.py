@@ -120,6 +120,11 @@ def test_an_event_from_teams_to_the_final_csv(start_server: Callable[..., Server
     assert status == 403 and "revealed at finalize" in body["error"]
     assert bo.request("POST", "events/tiny/finalize", {})[0] == 403
     assert raw(bo, "events/tiny/export/submissions.csv")[0] == 403
+    assert ann.request("POST", "events/tiny/choose", {"submissions": [s1["id"]]}) == (200, {"chosen": [s1["id"]]})
+    status, body = bo.request("POST", "events/tiny/choose", {"submissions": [s1["id"]]})
+    assert status == 403 and "belongs to another team" in body["error"]
+    status, asked = cy.request("POST", "events/tiny/teams/gamma/merge", {"into": "beta"})
+    assert status == 200 and asked["merged"] is False and "a member of team 'beta' accepts" in asked["waiting"]
     everyone = org.request("GET", "events/tiny/submissions")[1]["submissions"]
     assert len(everyone) == 5 and {s["private_score"] for s in everyone} >= {0.5, 0.6, 0.8, 0.9}
 
