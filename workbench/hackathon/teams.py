@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 import re
 import zlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workbench.errors import NotFoundError, SubmissionRefused, WorkbenchError
@@ -98,6 +100,7 @@ def create(store: Store, event: Event, user: str, team_id: str, name: str = "") 
                         "starting with a letter or digit")
 
     def work(s: Session) -> dict[str, Any]:
+        lock(s, event.id, team_id)
         _not_in_a_team(s, event.id, user)
         if s.scalar(select(e.Team.id).where(e.Team.event_id == event.id, e.Team.team_id == team_id)):
             raise TeamError(f"team '{team_id}' exists in event '{event.id}'; join it or pick another id")
@@ -105,13 +108,23 @@ def create(store: Store, event: Event, user: str, team_id: str, name: str = "") 
         s.add(e.TeamMember(event_id=event.id, user=user, team_id=team_id))
         s.flush()
         return _describe(s, event.id, team_id)
-    return store.write(work)
+    return _write(store, work, user)
+
+
+def _write(store: Store, work: Callable[[Session], dict[str, Any]], user: str) -> dict[str, Any]:
+    """A membership write; the one-team-per-user row refuses a user's second team taken at the same moment."""
+    try:
+        return store.write(work)
+    except IntegrityError as exc:
+        raise TeamError(f"'{user}' joined or created another team at the same moment; "
+                        "`GET events/<id>` (or `workbench event team list`) shows which") from exc
 
 
 def join(store: Store, event: Event, user: str, team_id: str) -> dict[str, Any]:
     _self_registration(event, "joining a team")
 
     def work(s: Session) -> dict[str, Any]:
+        lock(s, event.id, team_id)  # two joining at once on PostgreSQL cannot both take the last place
         _not_in_a_team(s, event.id, user)
         _team(s, event.id, team_id)
         size = len(_members(s, event.id, team_id))
@@ -121,7 +134,7 @@ def join(store: Store, event: Event, user: str, team_id: str) -> dict[str, Any]:
         s.add(e.TeamMember(event_id=event.id, user=user, team_id=team_id))
         s.flush()
         return _describe(s, event.id, team_id)
-    return store.write(work)
+    return _write(store, work, user)
 
 
 def leave(store: Store, event: Event, user: str) -> dict[str, Any]:

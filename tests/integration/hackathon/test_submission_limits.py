@@ -191,3 +191,29 @@ def _started(store: Store, sub_id: int) -> tuple[datetime, str]:
         row = s.get(e.EventSubmission, sub_id)
         assert row is not None and row.started is not None
         return row.started, row.path
+
+
+def test_users_racing_for_a_teams_last_places_never_overfill_it(
+        store: Store, make_event: Callable[..., Event]) -> None:
+    event = make_event(teams={"mode": "self", "max_size": 3})
+    teams.create(store, event, "ann", "alpha")
+    outcomes: list[str] = []
+    start = threading.Barrier(10)
+
+    def join(user: str) -> None:
+        start.wait()
+        try:
+            teams.join(store, event, user, "alpha")
+            outcomes.append("joined")
+        except teams.TeamError as exc:
+            outcomes.append(exc.message)
+
+    racers = [threading.Thread(target=join, args=(f"u{n}",)) for n in range(10)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    assert outcomes.count("joined") == 2
+    assert all("team 'alpha' is full: 3 of 3 members" in o for o in outcomes if o != "joined")
+    (alpha,) = teams.teams(store, event.id)
+    assert len(alpha["members"]) == 3
