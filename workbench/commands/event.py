@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     board = commands.add_parser("board", help="the public board (or --private after finalize)")
     board.add_argument("event")
-    board.add_argument("--phase", help="default: the final phase")
+    board.add_argument("--phase", help="default: the phase open now (the last one after the window)")
     board.add_argument("--private", action="store_true")
     board.add_argument("--json", action="store_true")
     board.set_defaults(func=_board)

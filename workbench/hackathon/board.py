@@ -24,10 +24,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from workbench.errors import SubmissionRefused, WorkbenchError
+from workbench.hackathon import scoring_runs
 from workbench.hackathon.catalog import higher_is_better
 from workbench.hackathon.model import Event
 from workbench.store import Store
 from workbench.store import events_models as e
+from workbench.store.models import utcnow
 
 S = e.EventSubmission
 _cache: dict[tuple[str, str, bool], tuple[tuple[Any, ...], dict[str, Any]]] = {}
@@ -99,6 +101,14 @@ def final_phase(event: Event) -> str:
     return max(event.phases, key=lambda p: p.closes).id
 
 
+def current_phase(event: Event, now: datetime) -> str:
+    """The board shown by default: the phase open now, else the latest that has opened (the final
+    one after the window), else the first."""
+    opened = [p for p in event.phases if p.opens <= now]
+    found = event.phase_at(now) or (max(opened, key=lambda p: p.opens) if opened else None)
+    return (found or min(event.phases, key=lambda p: p.opens)).id
+
+
 def _entries(s: Session, event_id: str, phase: str) -> list[Entry]:
     rows = s.execute(select(S.team_id, S.id, S.created, S.public_score, S.private_score, S.chosen).where(
         S.event_id == event_id, S.phase == phase, S.status == "scored")).all()
@@ -154,8 +164,9 @@ def _with_baselines(rows: list[dict[str, Any]], baselines: list[dict[str, Any]],
 
 
 def public_board(store: Store, event: Event, phase: str | None = None, organiser: bool = False) -> dict[str, Any]:
-    """The public board of ``phase`` (the final phase by default); blind phases show teams counts only."""
-    phase = phase or final_phase(event)
+    """The public board of ``phase`` (by default the phase open now, ``current_phase``); blind phases
+    show teams counts only."""
+    phase = phase or current_phase(event, utcnow())
     found = event.phase(phase)
     if found is None:
         raise WorkbenchError(f"event '{event.id}' has no phase '{phase}'; its phases: "
@@ -190,6 +201,7 @@ def finalize(store: Store, event: Event, now: datetime) -> dict[str, Any]:
     if now < event.closes:
         raise SubmissionRefused(f"event '{event.id}' runs until {event.closes.isoformat()}; finalize after it closes")
     higher, phase = higher_is_better(event), final_phase(event)
+    scoring_runs.migrate(store, event, now)  # a final phase's copies must exist (and be scored) first
 
     def work(s: Session) -> None:
         running = s.scalar(select(func.count()).select_from(S).where(

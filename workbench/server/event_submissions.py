@@ -210,7 +210,7 @@ PATHS = {
             "properties": {"submissions": {"type": "array", "items": {"type": "integer"}}}}}}},
         "responses": {"200": _OBJ, **ERRORS, **NOT_FOUND}}},
     "/events/{event_id}/board": {"get": {
-        "summary": "Public board of a phase (?phase=, default the final one; a blind phase shows teams only "
+        "summary": "Public board of a phase (?phase=, default the one open now; a blind phase shows teams only "
                    "'received' counts), or ?private=1: the private board with shake-up, after finalize (403 before)",
         "parameters": [*_EV, {"name": "phase", "in": "query", "required": False, "schema": {"type": "string"}},
                        {"name": "private", "in": "query", "required": False, "schema": {"type": "string"}}],
