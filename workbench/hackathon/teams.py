@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,9 +34,12 @@ class TeamError(WorkbenchError):
 
 
 def sync_declared(s: Session, event: Event) -> None:
-    """Make the store's teams and members those event.yaml declares (declared mode only)."""
+    """Make the store's teams and members those event.yaml declares (declared mode only): a member
+    no longer listed leaves (their team's submissions stay the team's)."""
     if event.teams.mode != "declared":
         return
+    listed = {user for members in event.teams.declared.values() for user in members}
+    s.execute(delete(e.TeamMember).where(e.TeamMember.event_id == event.id, e.TeamMember.user.not_in(listed)))
     for team_id, members in event.teams.declared.items():
         if s.scalar(select(e.Team).where(e.Team.event_id == event.id, e.Team.team_id == team_id)) is None:
             s.add(e.Team(event_id=event.id, team_id=team_id, name=team_id))
