@@ -127,6 +127,9 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         context.print_json({"events": found})
     for ev in [] if args.json else found:
+        if "error" in ev:
+            print(f"{ev['id']:20} {ev['title']}  error: {ev['error']}")
+            continue
         done = "  finalized" if ev["finalized"] else ""
         print(f"{ev['id']:20} {ev['title']}  ({ev['opens']} to {ev['closes']}){done}")
     return 0

@@ -90,10 +90,17 @@ def finalized(store: Store, event_id: str) -> bool:
 
 
 def events(store: Store) -> list[dict[str, Any]]:
-    """Every registered event, as listed to anyone (the title and window, never a hidden path)."""
+    """Every registered event, as listed to anyone (the title and window, never a hidden path); one
+    whose directory is gone or broken is listed with the error an organiser must fix."""
     with store.session() as s:
-        ids = list(s.scalars(select(e.EventRow.id).order_by(e.EventRow.id)))
-    return [summary(store, event(store, i)) for i in ids]
+        rows = s.execute(select(e.EventRow.id, e.EventRow.title).order_by(e.EventRow.id)).all()
+    found = []
+    for row in rows:
+        try:
+            found.append(summary(store, event(store, row.id)))
+        except WorkbenchError as exc:  # one moved or broken event directory must not hide the others
+            found.append({"id": row.id, "title": row.title, "error": exc.message})
+    return found
 
 
 def summary(store: Store, ev: Event) -> dict[str, Any]:

@@ -5,6 +5,7 @@ submissions migrate into the final phase, boards, finalize and export."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -53,6 +54,11 @@ def test_organiser_and_participants_through_the_cli(start_server: Callable[..., 
     assert "missing required key 'closes'" in checked.stderr and "missing required key 'task'" in checked.stderr
     assert run("check", str(root)).returncode == 0
     assert ok("create", str(root))["id"] == "tiny"
+    gone = write(tmp_path / "elsewhere", Spec(opens=spec.opens, closes=spec.closes, event_id="gone"))
+    assert ok("create", str(gone))["id"] == "gone"
+    shutil.rmtree(gone)
+    listed = {ev["id"]: ev for ev in ok("list")["events"]}
+    assert listed["tiny"]["title"] == "Tiny event" and "which is gone" in listed["gone"]["error"]
 
     assert ok("team", "create", "tiny", "alpha", "--user", "ann", "--name", "Team Alpha")["members"] == ["ann"]
     assert ok("team", "join", "tiny", "alpha", "--user", "al")["members"] == ["al", "ann"]
