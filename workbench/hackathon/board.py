@@ -8,19 +8,24 @@ final entries are picked by the event's rule, and the private board ranks teams 
 private score among them, with the shake-up (public rank minus private rank: positive = climbed).
 The ranking itself (``rank``, ``final_entries``) is plain functions over ``Entry`` rows.
 
-Boards are cached per process and served again while the event's version is unchanged: the newest
-scoring time of its submissions (one index probe; every score, failure and scored migration
-moves it), its merged-team count and its registration time. Blind boards count queued rows too,
-so they are never cached.
+Each process keeps, per event and phase, every team's best public entry and count, and the board
+it rendered from them. A request first reads the event's version (the newest scoring time of its
+submissions, by one index probe; its merged-team count; its registration time): unchanged, the
+rendered board is served; a newer scoring time, only the rows scored since are read and folded in;
+a merge or a registration, all is read again. Scores never change once given, and scoring times
+follow commit order (``scoring_runs`` stamps them inside the write lock), so folding in is exact;
+a margin and the ids already folded in guard equal and clock-skewed times. Blind boards count
+queued rows too, so they are read each time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from workbench.errors import SubmissionRefused, WorkbenchError
@@ -32,7 +37,22 @@ from workbench.store import events_models as e
 from workbench.store.models import utcnow
 
 S = e.EventSubmission
-_cache: dict[tuple[str, str, bool], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+MARGIN = timedelta(minutes=5)  # rows scored this close to the newest are read again (ids dedupe them)
+
+
+@dataclass
+class _Kept:
+    """One process's running best per team of an event's phase, and the board rendered from it."""
+
+    key: tuple[Any, ...]
+    newest: datetime | None
+    best: dict[str, Entry]
+    counts: dict[str, int]
+    recent: dict[int, datetime]  # ids already folded in, scored within MARGIN of ``newest``
+    rendered: dict[str, Any] | None = None
+
+
+_kept: dict[tuple[str, str, bool], _Kept] = {}
 
 
 def _version(s: Session, event_id: str) -> tuple[Any, ...]:
@@ -127,7 +147,7 @@ def _best_public(s: Session, event_id: str, phase: str, higher: bool) -> tuple[l
     if s.get_bind().dialect.name == "postgresql":
         order = S.public_score.desc() if higher else S.public_score.asc()
         rows = s.execute(select(*columns, func.count().over(partition_by=S.team_id).label("n")).where(*scored)
-                         .distinct(S.team_id).order_by(S.team_id, order, S.created, S.id)).all()
+                         .ext(distinct_on(S.team_id)).order_by(S.team_id, order, S.created, S.id)).all()
     else:
         best = select(S.team_id, (func.max if higher else func.min)(S.public_score).label("best"),
                       func.count().label("n")).where(*scored).group_by(S.team_id).subquery()
@@ -145,7 +165,7 @@ def _best_public(s: Session, event_id: str, phase: str, higher: bool) -> tuple[l
 
 
 def _names(s: Session, event_id: str) -> dict[str, str]:
-    return dict(s.execute(select(e.Team.team_id, e.Team.name).where(e.Team.event_id == event_id)).tuples().all())
+    return {t: n for t, n in s.execute(select(e.Team.team_id, e.Team.name).where(e.Team.event_id == event_id))}
 
 
 def _baselines(s: Session, event_id: str) -> list[e.EventBaseline]:
@@ -179,11 +199,10 @@ def public_board(store: Store, event: Event, phase: str | None = None, organiser
                 S.event_id == event.id, S.phase == phase, S.status != "failed").group_by(S.team_id)).all()
             rows = [{"team": t, "name": names.get(t, t), "received": n} for t, n in sorted(received)]
             return {"event": event.id, "phase": phase, "blind": True, "metric": event.task.metric, "rows": rows}
-        version = _version(s, event.id)
-        cached = _cache.get((event.id, phase, higher))
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        entries, counts = _best_public(s, event.id, phase, higher)
+        kept = _brought_up_to_date(s, event.id, phase, higher)
+        if kept.rendered is not None:
+            return kept.rendered
+        entries, counts = list(kept.best.values()), kept.counts
         baselines = [{"rank": None, "team": b.name, "name": b.name, "baseline": True, "score": b.public_score,
                       "submission": None, "submitted": None, "entries": 0}
                      for b in _baselines(s, event.id) if b.public_score is not None]
@@ -192,8 +211,39 @@ def public_board(store: Store, event: Event, phase: str | None = None, organiser
              "entries": counts.get(x.team, 0)} for place, x in rank(entries, higher)]
     result = {"event": event.id, "phase": phase, "blind": found.blind, "metric": event.task.metric,
               "higher_is_better": higher, "rows": _with_baselines(rows, baselines, higher)}
-    _cache[(event.id, phase, higher)] = (version, result)
+    kept.rendered = result
     return result
+
+
+def _brought_up_to_date(s: Session, event_id: str, phase: str, higher: bool) -> _Kept:
+    newest, merged, registered, _finalized = _version(s, event_id)
+    kept = _kept.get((event_id, phase, higher))
+    if kept is not None and kept.key == (merged, registered) and kept.newest == newest:
+        return kept
+    scored = (S.event_id == event_id, S.phase == phase, S.status == "scored")
+    if kept is None or kept.key != (merged, registered) or kept.newest is None or newest is None:
+        best, counts = _best_public(s, event_id, phase, higher)
+        kept = _kept[(event_id, phase, higher)] = _Kept((merged, registered), newest, {x.team: x for x in best},
+                                                        counts, {})
+        since = newest - MARGIN if newest is not None else None
+        if since is not None:
+            kept.recent = {i: t for i, t in s.execute(select(S.id, S.scored).where(*scored, S.scored >= since))
+                           if t is not None}
+        return kept
+    rows = s.execute(select(S.team_id, S.id, S.created, S.public_score, S.private_score, S.chosen, S.scored)
+                     .where(*scored, S.scored >= kept.newest - MARGIN)).all()
+    for r in rows:
+        if r.id in kept.recent:
+            continue
+        entry = Entry(r.team_id, r.id, r.created, r.public_score, r.private_score, r.chosen)
+        held = kept.best.get(r.team_id)
+        if held is None or _key(higher, entry.public, entry) < _key(higher, held.public, held):
+            kept.best[r.team_id] = entry
+        kept.counts[r.team_id] = kept.counts.get(r.team_id, 0) + 1
+        kept.recent[r.id] = r.scored
+    kept.newest, kept.rendered = newest, None
+    kept.recent = {i: t for i, t in kept.recent.items() if t >= newest - MARGIN}
+    return kept
 
 
 def finalize(store: Store, event: Event, now: datetime) -> dict[str, Any]:

@@ -10,11 +10,12 @@ Labels are read by ``scoring.score`` here, after a notebook's sandboxed run has 
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from workbench.errors import WorkbenchError
@@ -27,6 +28,7 @@ S = e.EventSubmission
 MAX_ATTEMPTS = 2
 INTERRUPTED = ("scoring was interrupted twice (the workbench restarted while scoring it); this submission "
                "does not count against your limits: submit again")
+_SCORES_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 SCORING_ALLOWANCE_S = 60.0  # beyond a notebook's own run limit, for reading and scoring its predictions
 
 
@@ -53,7 +55,12 @@ def claim(store: Store, sub_id: int | None = None) -> dict[str, Any] | None:
 
 
 def _end(store: Store, sub_id: int, **values: Any) -> bool:
+    """Record an outcome, stamped inside the write lock (SQLite's ``BEGIN IMMEDIATE``; an advisory lock on
+    PostgreSQL), so scoring times follow commit order: a board that has seen the newest scoring time
+    has seen every score before it (``board``'s cache relies on it)."""
     def work(s: Session) -> bool:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(_SCORES_LOCK, {"k": zlib.crc32(b"workbench-event-scores")})
         done = s.execute(update(S).where(S.id == sub_id, S.status == "running").values(scored=utcnow(), **values))
         return bool(getattr(done, "rowcount", 0))
     return store.write(work)

@@ -217,3 +217,38 @@ def test_users_racing_for_a_teams_last_places_never_overfill_it(
     assert all("team 'alpha' is full: 3 of 3 members" in o for o in outcomes if o != "joined")
     (alpha,) = teams.teams(store, event.id)
     assert len(alpha["members"]) == 3
+
+
+def test_the_board_kept_between_requests_equals_one_read_afresh(
+        store: Store, make_event: Callable[..., Event], tmp_path: Path) -> None:
+    """Scores arrive one by one (with ties, and a merge at the end); after each, the board a server
+    keeps up to date between requests is the board computed from scratch, and as computed by hand."""
+    from workbench.hackathon import board
+
+    event = make_event(per_day=20, teams={"mode": "self", "max_size": 4})
+    for user, team in (("ann", "alpha"), ("bo", "beta"), ("cy", "gamma")):
+        teams.create(store, event, user, team)
+    # team, member, public rows right of 20, private rows right of 20
+    plan = [("alpha", "ann", 12, 3), ("beta", "bo", 12, 9), ("gamma", "cy", 10, 10), ("alpha", "ann", 16, 0),
+            ("beta", "bo", 16, 1), ("gamma", "cy", 18, 2), ("alpha", "ann", 18, 4)]
+
+    def afresh() -> dict:
+        board._kept.clear()
+        return board.public_board(store, event, "main")
+
+    board.public_board(store, event, "main")
+    for n, (team, user, public, private) in enumerate(plan):
+        sub = submissions.accept(store, event, team, user, "predictions", predictions(right_on(public, private)),
+                                 OPENS + timedelta(minutes=n), tmp_path / "data")
+        claimed = scoring_runs.claim(store, sub["id"])
+        assert claimed is not None
+        scoring_runs.score(store, event, claimed)
+        kept = board.public_board(store, event, "main")  # folded in from the previous request's state
+        assert kept == afresh(), n
+        board.public_board(store, event, "main")
+    rows = [(r["rank"], r["team"], r["score"], r["entries"]) for r in afresh()["rows"]]
+    assert rows == [(1, "gamma", 0.9, 2), (2, "alpha", 0.9, 3), (3, "beta", 0.8, 2), (None, "half", 0.5, 0)]
+    teams.merge(store, event, "cy", "gamma", "beta", OPENS + timedelta(hours=1), organiser=True)
+    merged = board.public_board(store, event, "main")
+    assert merged == afresh() and [(r["team"], r["entries"]) for r in merged["rows"]] == [
+        ("beta", 4), ("alpha", 3), ("half", 0)]
