@@ -163,6 +163,14 @@ export class EventsAPI {
     );
   }
 
+  /** The caller's team's final entries (events whose selection rule is `chosen`). */
+  choose(id: string, submissions: number[]): Promise<{ chosen: number[] }> {
+    return this.api.request<{ chosen: number[] }>(
+      `events/${encodeURIComponent(id)}/choose`,
+      { method: 'POST', body: JSON.stringify({ submissions }) }
+    );
+  }
+
   finalize(id: string): Promise<IBoard> {
     return this.api.request<IBoard>(
       `events/${encodeURIComponent(id)}/finalize`,

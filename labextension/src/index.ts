@@ -308,7 +308,11 @@ const leaderboardPlugin: JupyterFrontEndPlugin<void> = {
     const openBoard = mainAreaOpener(app, 'aicc-workbench-leaderboard', () => {
       board = new LeaderboardPanel(
         api,
-        path => app.commands.execute('docmanager:open', { path }),
+        async path => {
+          // Opening an event writes its kernel spec: list it before the notebook asks for it.
+          await app.serviceManager.kernelspecs.refreshSpecs();
+          return app.commands.execute('docmanager:open', { path });
+        },
         event => {
           if (!organisers.has(event)) {
             organisers.set(

@@ -100,7 +100,7 @@ export class LeaderboardPanel extends WorkbenchPanel {
     this.body.replaceChildren(
       this._teamSection(event),
       renderBoard(board, showPrivate, team),
-      ...(team && !event.me?.organiser ? [renderOwn(own)] : [])
+      ...(team && !event.me?.organiser ? [this._renderOwn(event, own)] : [])
     );
     this.showInfo(describe(event, board, showPrivate));
     if (!event.finalized && new Date() < new Date(event.closes)) {
@@ -196,6 +196,78 @@ export class LeaderboardPanel extends WorkbenchPanel {
     } catch (error) {
       this.showError(error);
     }
+  }
+
+  /** The caller's team's submissions: what became of each and why; in an event whose rule is
+   * `chosen`, a box per scored one picks the team's final entries (up to k). */
+  private _renderOwn(event: IEvent, own: IEventSubmission[]): HTMLElement {
+    const section = el('div', 'jp-WorkbenchLeaderboard-own');
+    section.appendChild(el('h3', '', 'Your team’s submissions'));
+    if (own.length === 0) {
+      section.appendChild(
+        el(
+          'p',
+          '',
+          'None yet: open the starter, then use “Submit predictions” or “Submit notebook” in its toolbar.'
+        )
+      );
+      return section;
+    }
+    const choosing = event.selection.rule === 'chosen' && !event.finalized;
+    const { table: node, body } = table('jp-WorkbenchLeaderboard-submissions', [
+      '#',
+      'Kind',
+      'Phase',
+      'Member',
+      'Submitted',
+      'Status',
+      'Public score',
+      'Reason',
+      ...(choosing ? [`Final (up to ${event.selection.k})`] : [])
+    ]);
+    const chosen = new Set(own.filter(s => s.chosen).map(s => s.id));
+    for (const sub of own) {
+      const tr = body.insertRow();
+      tr.dataset.submission = String(sub.id);
+      tr.append(
+        el('td', '', String(sub.id)),
+        el('td', '', sub.kind),
+        el('td', '', sub.phase),
+        el('td', '', sub.member),
+        el('td', '', new Date(sub.created).toLocaleString()),
+        el('td', `jp-mod-${sub.status}`, sub.status),
+        el('td', '', formatScore(sub.public_score)),
+        el('td', '', sub.reason)
+      );
+      if (choosing) {
+        const cell = el('td');
+        if (sub.status === 'scored') {
+          const box = el('input', 'jp-WorkbenchLeaderboard-choose');
+          box.type = 'checkbox';
+          box.checked = chosen.has(sub.id);
+          box.setAttribute('aria-label', `Final entry: submission ${sub.id}`);
+          box.addEventListener('change', () => {
+            const next = new Set(chosen);
+            if (box.checked) {
+              next.add(sub.id);
+            } else {
+              next.delete(sub.id);
+            }
+            void this.events
+              .choose(event.id, [...next])
+              .then(() => this.reload())
+              .catch(error => {
+                box.checked = !box.checked;
+                this.showError(error);
+              });
+          });
+          cell.appendChild(box);
+        }
+        tr.appendChild(cell);
+      }
+    }
+    section.appendChild(node);
+    return section;
   }
 
   private readonly _event: HTMLSelectElement;
@@ -320,45 +392,4 @@ function shakeCell(row: IBoardRow): HTMLElement {
   cell.title =
     shake > 0 ? `climbed ${shake} place(s)` : `fell ${-shake} place(s)`;
   return cell;
-}
-
-/** The caller's team's submissions: what became of each and why. */
-function renderOwn(own: IEventSubmission[]): HTMLElement {
-  const section = el('div', 'jp-WorkbenchLeaderboard-own');
-  section.appendChild(el('h3', '', 'Your team’s submissions'));
-  if (own.length === 0) {
-    section.appendChild(
-      el(
-        'p',
-        '',
-        'None yet: open the starter, then use “Submit predictions” or “Submit notebook” in its toolbar.'
-      )
-    );
-    return section;
-  }
-  const { table: node, body } = table('jp-WorkbenchLeaderboard-submissions', [
-    '#',
-    'Kind',
-    'Phase',
-    'Member',
-    'Submitted',
-    'Status',
-    'Public score',
-    'Reason'
-  ]);
-  for (const sub of own) {
-    const tr = body.insertRow();
-    tr.append(
-      el('td', '', String(sub.id)),
-      el('td', '', sub.kind),
-      el('td', '', sub.phase),
-      el('td', '', sub.member),
-      el('td', '', new Date(sub.created).toLocaleString()),
-      el('td', `jp-mod-${sub.status}`, sub.status),
-      el('td', '', formatScore(sub.public_score)),
-      el('td', '', sub.reason)
-    );
-  }
-  section.appendChild(node);
-  return section;
 }

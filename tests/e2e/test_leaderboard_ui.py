@@ -1,7 +1,8 @@
 """Hackathon events in the browser (issue #13): a participant creates a team in the Leaderboard, opens
-the starter, submits predictions from the notebook's toolbar and sees the team on the live public
-board; the organiser's view lists every submission with status and reason, finalizes a closed event,
-and the private board shows the shake-up arrows. Screenshots go to tests/e2e/artifacts/."""
+the starter, submits predictions from the notebook's toolbar, sees the team on the live public board
+and picks the submission as a final entry; the organiser's view lists every submission with status
+and reason, finalizes a closed event, and the private board shows the shake-up arrows. Screenshots
+go to tests/e2e/artifacts/."""
 
 from __future__ import annotations
 
@@ -27,13 +28,15 @@ SCORING_TIMEOUT_MS = 60_000
 CLOSING_S = 90  # the closing event's window: three teams submit through the CLI, JupyterLab loads
 
 
-def event_copy(root: Path, event_id: str, title: str, opens: datetime, closes: datetime) -> Path:
-    """The sample event under another id, with its own window and one phase."""
+def event_copy(root: Path, event_id: str, title: str, opens: datetime, closes: datetime,
+               selection: str = "best_public") -> Path:
+    """The sample event under another id, with its own window, one phase and final-selection rule."""
     target = root / event_id
     shutil.copytree(SAMPLE, target)
     spec = yaml.safe_load((target / "event.yaml").read_text())
     spec.update(id=event_id, title=title, window={"opens": opens.isoformat(), "closes": closes.isoformat()},
-                phases=[{"id": "main", "title": "Main", "opens": opens.isoformat(), "closes": closes.isoformat()}])
+                phases=[{"id": "main", "title": "Main", "opens": opens.isoformat(), "closes": closes.isoformat()}],
+                selection={"rule": selection, "k": 2})
     spec["teams"].pop("merge_deadline", None)
     (target / "event.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     return target
@@ -61,7 +64,8 @@ def events(tmp_path_factory: pytest.TempPathFactory, workbench_cli: Callable[...
     browser's user) submitted: 'overfit' is perfect on the public rows and poor on the private ones."""
     root = tmp_path_factory.mktemp("events")
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    live = event_copy(root, "digits-live", "Digits live", now - timedelta(hours=1), now + timedelta(days=30))
+    live = event_copy(root, "digits-live", "Digits live", now - timedelta(hours=1), now + timedelta(days=30),
+                      selection="chosen")
     closing = event_copy(root, "digits-closing", "Digits closing", now - timedelta(hours=1),
                          now + timedelta(seconds=CLOSING_S))
     for event_dir in (live, closing):
@@ -118,7 +122,7 @@ def test_organiser_finalizes_and_reveals_the_shake_up(
 
     board = open_leaderboard(page)
     board.locator(".jp-WorkbenchPanel-refresh").click()
-    private = board.locator("input[type=checkbox]")
+    private = board.get_by_role("checkbox", name="Private board")
     expect(private).to_be_enabled()
     private.check()
     table = board.locator(".jp-WorkbenchLeaderboard-board")
@@ -151,6 +155,9 @@ def test_participant_submits_and_sees_the_live_board(
     assert (folder / "starter.ipynb").is_file() and (folder / "data" / "train.csv").is_file()
     assert (folder / "hidden" / "inputs.csv").is_file()
     assert not (folder / "hidden" / "labels.csv").exists()  # the labels never leave the organiser's side
+    # The starter runs on the event's kernel, leased to the team: the status bar says whose and how much is left.
+    expect(page.locator(".jp-WorkbenchDeviceStatus")).to_contain_text("team owls: 20.0 device-h left",
+                                                                      timeout=APP_TIMEOUT_MS)
 
     # --- predictions submitted from the toolbar are scored and put the team on the board ---------
     toolbar.locator(".jp-WorkbenchEventSubmit.jp-mod-predictions").click()
@@ -163,6 +170,11 @@ def test_participant_submits_and_sees_the_live_board(
     expect(own).to_be_visible(timeout=SCORING_TIMEOUT_MS)
     expect(own.locator("td").first).to_have_text("1")  # 95 % right beats the nearest-centroid baseline
     expect(board.locator(".jp-WorkbenchLeaderboard-submissions")).to_contain_text("scored")
+    final = board.locator(".jp-WorkbenchLeaderboard-choose")  # the event's rule: up to 2 chosen by the team
+    final.check()
+    expect(final).to_be_checked()
+    board.locator(".jp-WorkbenchPanel-refresh").click()
+    expect(board.locator(".jp-WorkbenchLeaderboard-choose")).to_be_checked()  # stored, not just ticked
     expect(board.get_by_role("button", name="Organiser view")).to_be_hidden()
-    expect(board.locator("input[type=checkbox]")).to_be_disabled()  # no private board while the event runs
+    expect(board.get_by_role("checkbox", name="Private board")).to_be_disabled()  # not while the event runs
     page.screenshot(path=str(artifacts_dir / "leaderboard-participant.png"), full_page=True)
