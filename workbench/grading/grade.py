@@ -156,6 +156,7 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
     hidden_tests = HiddenTests(plan)  # the feedback run never gets their hidden regions (hidden.py)
     session = _Session(spec, deadline)
     earlier = causes.EarlierFailures()
+    before: dict[str, causes.EarlierFailures] = {}  # a hidden test's earlier failures, for its verdict
     try:
         for index, step in enumerate(plan.steps):
             step_task = by_task.get(step.grade_id or "")
@@ -169,6 +170,8 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
                         f"submission time limit exceeded ({limits.total_timeout:g} s)" if over
                         else "not run: the student's process kept dying")
                 continue
+            if step_task is not None and step_task.hidden:
+                before[step_task.id] = causes.EarlierFailures(list(earlier.failed))
             run_step = hidden_tests.feedback_step(index, step)
             if run_step is None:
                 continue
@@ -194,6 +197,7 @@ def grade_plan(plan: Plan, spec: SandboxSpec) -> GradeResult:
     for task_id, (status, credit, message) in hidden_tests.judge(
             spec, lambda until: _Session(spec, until), results).items():
         task = by_task[task_id]
+        message = before.get(task_id, causes.EarlierFailures()).explain(status, message)
         results[task_id] = TaskResult(task_id, round(task.max_points * credit, 6), task.max_points, status, message)
     for task in plan.tasks:
         results.setdefault(task.id, TaskResult(task.id, 0.0, task.max_points, "missing",

@@ -176,3 +176,29 @@ def test_rest_feedback_overview_and_policy(start_server: Callable[..., Server], 
     assert status == 200 and book["overview"]["limit_counts"] == {"memory": 1}
     assert [(x["task"], x["kind"]) for x in book["overview"]["limits"]] == [("test_values", "memory")]
     assert "overview" not in student.request("GET", "grades?course=why101&lab=sums")[1]  # the instructor's view
+
+
+def test_a_hidden_test_after_a_failed_cell_says_which_cell_and_why(
+        tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The hidden verdict comes from the grader's own judging run, after the feedback run; it names the
+    earlier cell that failed all the same, and still shows none of the hidden test's text."""
+    root = tmp_path / "course"
+    (root / "labs" / "sums").mkdir(parents=True)
+    source = notebook()
+    source.cells[2].source = ("assert len(values) == 3\n### BEGIN HIDDEN TESTS\nassert sum(values) == 6 "
+                              "# hidden-marker\n### END HIDDEN TESTS")
+    nbformat.write(source, root / "labs" / "sums" / "source.ipynb")
+    (root / "course.yaml").write_text(yaml.safe_dump({"id": "why102", "title": "Why", "labs": [
+        {"id": "sums", "title": "Sums", "path": "labs/sums/source.ipynb", "points": 2}]}))
+    cli(capsys, "course", "add", str(root))
+    code, why = CAUSES["exception"]
+    data = json.loads(cli(capsys, "grade", str(write(tmp_path / "bob", code)), "--course", "why102", "--lab",
+                          "sums", "--json"))
+    status, message = messages(data)["test_values"]
+    assert status == "error" and message.startswith(f"{NAME_ERROR} — an earlier cell failed first: "
+                                                    f"cell 2 ('prepare'): {why}"), message
+    assert "hidden-marker" not in json.dumps(data)
+    right = json.loads(cli(capsys, "grade", str(write(tmp_path / "ann", "values = [1, 2, 3]")), "--course",
+                           "why102", "--lab", "sums", "--json"))
+    status, message = messages(right)["test_values"]
+    assert status == "passed" and "earlier cell" not in message  # nothing to explain when nothing failed
