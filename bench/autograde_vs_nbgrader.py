@@ -42,7 +42,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests.fixtures.hub import hub_call  # noqa: E402
+from tests.fixtures.hub import hub_call, wait_healthy  # noqa: E402
 from tests.fixtures.jupyter_server import free_port  # noqa: E402
 
 NBGRADER_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "workbench-bench" / "venv-nbgrader"
@@ -183,16 +183,7 @@ def service_times(root: Path, kind: str, workers: int, repeat: int) -> dict[str,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api = f"http://127.0.0.1:{port}/workbench/api/v1/"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if hub_call("GET", api + "health", None, token)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the workbench server did not start")
-            time.sleep(0.2)
+        wait_healthy(api, token, server)
         # registered once the server runs: it would grade at its start what it finds queued (a restart's resume)
         autograde.register_found(store, "bench", lab, found, base / "data", autograde.source_digest(source))
         runs: list[float] = []

@@ -33,7 +33,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.fixtures.hub import hub_call  # noqa: E402
+from tests.fixtures.hub import hub_call, wait_healthy  # noqa: E402
 from tests.fixtures.jupyter_server import free_port  # noqa: E402
 from tests.integration.hackathon.tiny_event import Spec, write  # noqa: E402
 from workbench.hackathon import catalog  # noqa: E402
@@ -130,16 +130,7 @@ def run(teams: int, per_team: int, requests: int, postgres: bool) -> dict[str, A
                               stdout=log, stderr=subprocess.STDOUT, env=env)
     api = f"http://127.0.0.1:{port}/workbench/api/v1/"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if hub_call("GET", api + "health", None, token)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit(f"server did not start; see {work / 'server.log'}")
-            time.sleep(0.2)
+        wait_healthy(api, token, server)
         board = hub_call("GET", api + "events/big/board", None, token)[1]
         assert len(board["rows"]) == teams + 1, len(board["rows"])
         timed(api + "events/big/board", token, 20)  # warm: the event's YAML and the hidden set are cached

@@ -38,7 +38,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.fixtures.hub import hub_call  # noqa: E402
+from tests.fixtures.hub import hub_call, wait_healthy  # noqa: E402
 from tests.fixtures.jupyter_server import free_port  # noqa: E402
 from workbench.service.trial import (  # noqa: E402
     SERVICE_USER,
@@ -210,13 +210,7 @@ def run_personal(base: Path, students: int, concurrency: int, notebook: dict[str
                               stderr=subprocess.DEVNULL)
     api = f"http://127.0.0.1:{port}/workbench/api/v1/"
     try:
-        while True:
-            try:
-                if hub_call("GET", api + "health", None, token)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.3)
+        wait_healthy(api, token, server)
         timings: Timings = defaultdict(list)
         cpu0, wall0 = cpu_seconds(server.pid), time.monotonic()
         with ThreadPoolExecutor(concurrency) as pool:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from workbench.atomic import write_atomically
 from workbench.commands import context
 
 
@@ -272,13 +272,6 @@ def _finalize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write(text: str, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    os.replace(tmp, target)
-
-
 def _export(args: argparse.Namespace) -> int:
     from workbench.hackathon import catalog, export
 
@@ -287,9 +280,9 @@ def _export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / f"{event.id}-submissions.csv"]
-    _write(export.records_csv(store, event), written[0])
+    write_atomically(written[0], export.records_csv(store, event).encode())
     if catalog.finalized(store, event.id):
         written.append(out / f"{event.id}-board.csv")
-        _write(export.final_board_csv(store, event), written[1])
+        write_atomically(written[1], export.final_board_csv(store, event).encode())
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -7,11 +7,10 @@ adjustment (who, when, why) that overrides the task's automatic points.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from workbench.atomic import write_atomically
 from workbench.commands import context
 from workbench.grading.lean_imports import skip_iri_format_checker
 
@@ -69,10 +68,7 @@ def _write(text: str, out: str | None) -> None:
         return
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    os.replace(tmp, target)
+    write_atomically(target, text.encode())
 
 
 def _export(args: argparse.Namespace) -> int:

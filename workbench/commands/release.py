@@ -10,13 +10,12 @@ Nothing is written unless every grade id checks out.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import nbformat
 
+from workbench.atomic import write_atomically
 from workbench.curriculum.release import grade_id_problems, release_notebook
 from workbench.errors import WorkbenchError
 from workbench.grading import lab_files
@@ -32,13 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("source", help="source notebook (.ipynb) or a folder of them")
     parser.add_argument("--out", required=True, help="folder to write the student version into")
     parser.set_defaults(func=_release)
-
-
-def _write_atomic(nb: nbformat.NotebookNode, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".release-", suffix=".ipynb")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        nbformat.write(nb, handle)
-    os.replace(tmp, target)
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -66,6 +58,6 @@ def _release(args: argparse.Namespace) -> int:
     for path in notebooks:
         target = out / path.relative_to(base)
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(release_notebook(path), target)
+        write_atomically(target, (nbformat.writes(release_notebook(path)) + "\n").encode())
         print(f"released {path} -> {target}")
     return 0

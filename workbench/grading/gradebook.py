@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from workbench.atomic import write_atomically
 from workbench.curriculum.catalog import lab_row
 from workbench.errors import NotFoundError, WorkbenchError
 from workbench.grading import lab_files
@@ -83,12 +82,7 @@ def store_file(data: bytes, storage: Path, course: str, lab: str, student: str,
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{sha[:16]}.ipynb"
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        write_atomically(target, data, durable=True)
     lab_files.store(files or {}, target)
     return target, sha
 

@@ -11,8 +11,6 @@ limit from many tabs, count exactly. A refusal names the reason and when the nex
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from workbench.atomic import write_atomically
 from workbench.errors import NotFoundError, SubmissionRefused
 from workbench.hackathon import teams
 from workbench.hackathon.model import Event
@@ -84,12 +83,7 @@ def _keep(data: bytes, folder: Path, name: str) -> Path:
         part.mkdir(mode=0o700, exist_ok=True)
     target = folder / name
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".incoming-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        write_atomically(target, data, durable=True)
     return target
 
 
