@@ -234,7 +234,11 @@ class MindSporeFramework(Framework):
         if session is not None:
             self.target = str(session.use("mindspore"))
         else:
-            self.ms.set_device("CPU", 0)  # the MindSpore 2.5+ API; Ascend/GPU come from the lease
+            try:
+                self.ms.set_device("CPU", 0)  # the MindSpore 2.5+ API; Ascend/GPU come from the lease
+            except RuntimeError:  # the runtime already started in this process (a model ran): keep it on the CPU
+                if self.ms.get_context("device_target") != "CPU":
+                    raise
             self.target = "CPU"
         return self.target
 
