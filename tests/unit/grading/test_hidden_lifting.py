@@ -139,7 +139,8 @@ CELL = ("assert double(21) == 42\nassert np.allclose(double(np.array([1.5])), [3
     ("class Yes:\n    def __eq__(self, other): return True\ndef double(x):\n    return Yes()", ("unsendable", "", "")),
     ("def double(x):\n    raise KeyError(x)", ("error", "KeyError", "")),
 ])
-def test_the_grader_decides(student: str, verdict: tuple[str, str, str]) -> None:
+def test_the_grader_decides(student: str, verdict: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(np, "allclose", np.allclose)  # a student below patches numpy: give it back afterwards
     namespace: dict[str, Any] = {"np": np}
     exec(student, namespace)
     lifted = lifting.lift(CELL, IMPORTS, set())
