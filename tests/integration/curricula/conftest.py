@@ -89,7 +89,11 @@ def typical_mistake(lab: str, answers: dict[str, str], failing: dict[str, str], 
     """Grade one typical wrong answer: the template with ``answers`` filled in (the rest from the
     reference) must score strictly between 0 and full marks, each task in ``failing`` must fail with
     a message containing its text (what the student reads), and the tasks in ``passing`` must pass."""
-    result = grade(with_answer(lab, answers), lab, tmp_path, name)
+    return check_mistake(grade(with_answer(lab, answers), lab, tmp_path, name), failing, passing, name)
+
+
+def check_mistake(result: GradeResult, failing: dict[str, str], passing: tuple[str, ...], name: str) -> GradeResult:
+    """``typical_mistake``'s checks on a wrong answer already graded."""
     tasks = by_id(result)
     assert 0 < result.score < result.max_score, f"{name}: {result.score}/{result.max_score}"
     for task_id, text in failing.items():
@@ -120,8 +124,9 @@ class Helpers:
     with_answer, by_id, execute, outputs_text = staticmethod(with_answer), staticmethod(by_id), \
         staticmethod(execute), staticmethod(outputs_text)
     graded_stdout, typical_mistake = staticmethod(graded_stdout), staticmethod(typical_mistake)
+    check_mistake = staticmethod(check_mistake)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def labs() -> Helpers:
     return Helpers()
