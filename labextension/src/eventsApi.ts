@@ -71,6 +71,8 @@ export interface ITeam {
   created: string;
   merged_into: string | null;
   submissions: number;
+  /** Organisers only: device-hours the team's kernels used, and the event's limit. */
+  device_hours?: { used: number; limit: number | null };
 }
 
 export interface IEventSubmission {

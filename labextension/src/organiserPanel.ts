@@ -1,7 +1,8 @@
 /**
  * The organiser's view of an event: teams and members, every submission with its status and
  * reason (failed ones do not count against a team's limits, and say why they failed), the
- * finalize button, and the exports (final board, every submission's record).
+ * finalize button, the exports (final board, every submission's record), and each team's use of its
+ * device quota.
  */
 import { WorkbenchAPI } from './api';
 import {
@@ -105,12 +106,23 @@ export class OrganiserPanel extends WorkbenchPanel {
   private readonly _finalize: HTMLButtonElement;
 }
 
+/** "1.25 of 20 h": a team's use of the event's device quota, as its kernels' leases count it. */
+function deviceHours(team: ITeam): string {
+  const hours = team.device_hours;
+  if (!hours) {
+    return '–';
+  }
+  const limit = hours.limit === null ? '' : ` of ${hours.limit} h`;
+  return `${hours.used.toFixed(2)}${limit || ' h'}`;
+}
+
 function renderTeams(teams: ITeam[], event: IEvent): HTMLElement {
   const { table: node, body } = table('jp-WorkbenchOrganiser-teams', [
     'Team',
     'Members',
     'Counted submissions',
-    'Left of total'
+    'Left of total',
+    'Device-hours used'
   ]);
   for (const team of teams) {
     const tr = body.insertRow();
@@ -122,7 +134,8 @@ function renderTeams(teams: ITeam[], event: IEvent): HTMLElement {
       ),
       el('td', '', team.members.join(', ')),
       el('td', '', String(team.submissions)),
-      el('td', '', String(Math.max(0, event.limits.total - team.submissions)))
+      el('td', '', String(Math.max(0, event.limits.total - team.submissions))),
+      el('td', 'jp-WorkbenchOrganiser-hours', deviceHours(team))
     );
   }
   return node;

@@ -109,6 +109,7 @@ def test_organiser_finalizes_and_reveals_the_shake_up(
     expect(organiser).to_be_visible()
     expect(organiser.locator(".jp-WorkbenchOrganiser-submissions tbody tr")).to_have_count(3)
     expect(organiser.locator(".jp-WorkbenchOrganiser-teams")).to_contain_text("steady-lead")
+    expect(organiser.locator(".jp-WorkbenchOrganiser-hours").first).to_have_text("0.00 of 20 h")  # no kernel yet
     finalize = organiser.get_by_role("button", name="Finalize")
     expect(finalize).to_be_disabled()  # the window is still open
     page.screenshot(path=str(artifacts_dir / "leaderboard-organiser.png"), full_page=True)

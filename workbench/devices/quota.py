@@ -52,3 +52,15 @@ def team_standing(store: Store, holder: str, course: str | None) -> dict[str, An
     limit = status["limit_hours"]
     left = None if limit is None else round(max(0.0, limit - status["used_hours"]), 4)
     return {"team": holder.rpartition(":")[2], "team_hours_left": left}
+
+
+def event_team_hours(store: Store, event_id: str) -> dict[str, float]:
+    """Device-hours each team of an event has used so far (its kernels' leases, course ``event:<id>``),
+    for the organiser's view of quota use."""
+    now, course = utcnow(), f"{team_holders.EVENT_PREFIX}{event_id}"
+    used: dict[str, float] = {}
+    with store.session() as s:
+        for row in s.scalars(select(Lease).where(Lease.course == course, Lease.started.is_not(None))):
+            team = row.holder.rpartition(":")[2]
+            used[team] = used.get(team, 0.0) + device_seconds(row, now) / 3600
+    return used

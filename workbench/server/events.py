@@ -14,6 +14,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from workbench.devices.quota import event_team_hours
 from workbench.hackathon import catalog, teams
 from workbench.hackathon.model import Event
 from workbench.server.base import WorkbenchHandler
@@ -76,7 +77,14 @@ class TeamsHandler(EventHandler):
     @web.authenticated
     @authorized
     def get(self, event_id: str) -> None:
-        self.send({"teams": teams.teams(self.store, self.event(event_id).id)})
+        """Teams with members and counted submissions; organisers also see each team's device-hours."""
+        event = self.event(event_id)
+        listed = teams.teams(self.store, event.id)
+        if self.organises(event):
+            used = event_team_hours(self.store, event.id)
+            for team in listed:
+                team["device_hours"] = {"used": round(used.get(team["id"], 0.0), 4), "limit": event.quota.device_hours}
+        self.send({"teams": listed})
 
     @web.authenticated
     @authorized

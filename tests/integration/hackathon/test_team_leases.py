@@ -1,7 +1,8 @@
 """Team sessions (#13, item 4) through real servers and real kernels: a member's event kernel (the
 kernel spec written when the starter is opened) leases with the team as holder, so the team's quota of
 concurrent devices binds all its members together, another team keeps its own, a user in no team is
-told what to do, and the status bar's endpoint names the team and its device-hours left."""
+told what to do, the status bar's endpoint names the team and its device-hours left, and the organiser
+sees each team's device-hours used."""
 
 from __future__ import annotations
 
@@ -54,8 +55,9 @@ def event(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def server_of(start: Callable[..., Server], monkeypatch: pytest.MonkeyPatch, user: str) -> Server:
+    """``user``'s personal server on the shared store: a participant, or (olga) an organiser of the events."""
     monkeypatch.setenv("JUPYTERHUB_USER", user)
-    return start("--Workbench.default_role=student")
+    return start(f"--Workbench.default_role={'instructor' if user == 'olga' else 'student'}")
 
 
 def start_kernel(server: Server) -> tuple[int, Any]:
@@ -104,6 +106,10 @@ def test_an_event_kernel_leases_as_the_team_under_the_team_quota(
     status, other = start_kernel(dee)
     assert status == 201, other
     assert dee.request("GET", f"sessions/{leases[0]['lease']}")[0] == 403  # not her team's
+    assert "device_hours" not in dee.request("GET", "events/tiny/teams")[1]["teams"][0]  # the organisers' to see
+    organiser = server_of(start_server, monkeypatch, "olga")
+    hours = {t["id"]: t["device_hours"] for t in organiser.request("GET", "events/tiny/teams")[1]["teams"]}
+    assert hours.keys() == {"owls", "hawks"} and all(0 < h["used"] < 0.1 and h["limit"] == 2 for h in hours.values())
     cy = server_of(start_server, monkeypatch, "cy")
     assert cy.request("POST", "events/tiny/open", {})[0] == 201
     status, refused = start_kernel(cy)
