@@ -31,7 +31,11 @@ export class GradebookPanel extends WorkbenchPanel {
     this._select = el('select', 'jp-WorkbenchGradebook-lab jp-mod-styled');
     this._select.title = 'Course and lab';
     this._select.setAttribute('aria-label', 'Course and lab');
-    this._select.addEventListener('change', () => void this.refresh());
+    // a choice made while a load is in flight is loaded again (that load read the previous choice)
+    this._select.addEventListener(
+      'change',
+      () => void this.refresh().then(() => this.refresh())
+    );
     this._autograde = textButton(
       'Autograde',
       'Grade every submission of this lab again, in parallel',
