@@ -3,18 +3,21 @@
 Why a module of its own: the course and event loaders both report *all* problems at once, each as
 ``file:line: what is wrong — what to write instead``; the line of a key comes from PyYAML's node
 tree, which ``yaml.safe_load`` throws away. Both loaders read their file through ``read`` and check
-keys through ``unknown_keys``, so a typo gets the same did-you-mean everywhere.
+keys through ``unknown_keys``, so a typo gets the same did-you-mean everywhere; both open their
+directory through ``open_mapping``, so a missing file or a document that is not a mapping reads the
+same for a course and an event.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from workbench.errors import ValidationProblem
+from workbench.errors import ValidationProblem, WorkbenchError
 
 KeyPath = tuple[Any, ...]
 Lines = dict[KeyPath, int]
@@ -63,6 +66,33 @@ def read(file: Path, problems: Problems) -> tuple[Any, Lines] | None:
         problems.add(mark.line + 1 if mark else None, f"not valid YAML: {getattr(exc, 'problem', exc)}")
         return None
     return data, key_lines(node)
+
+
+Opened = tuple[Path, dict[str, Any], Lines, Problems]
+
+
+def open_mapping(directory: str | Path, name: str, holds: str, shape: str,
+                 error: Callable[[list[ValidationProblem]], WorkbenchError]) -> Opened:
+    """Open ``directory/name`` as a YAML mapping: its resolved directory, the mapping, its key lines
+    and the problem list the caller goes on filling; raise ``error`` when there is no such file, it is
+    not YAML or it is not a mapping. ``holds`` says what the directory should hold, ``shape`` what
+    the mapping should have, each for the message a user reads.
+    """
+    root = Path(directory).expanduser().resolve()
+    file = root / name
+    problems = Problems(file)
+    if not file.is_file():
+        hint = "" if root.is_dir() else f" (the directory {root} does not exist)"
+        problems.add(None, f"no {name} here{hint}; {holds}")
+        raise error(problems.items)
+    parsed = read(file, problems)
+    if parsed is None:
+        raise error(problems.items)
+    data, lines = parsed
+    if not isinstance(data, dict):
+        problems.add(1, f"{name} must be a mapping with {shape}")
+        raise error(problems.items)
+    return root, data, lines, problems
 
 
 def unknown_keys(data: dict[str, Any], known: set[str], what: str, path: KeyPath, lines: Lines,

@@ -17,7 +17,7 @@ import nbformat
 from workbench.curriculum import cells
 from workbench.curriculum.model import DEVICE_KINDS, FRAMEWORKS, GRADING_KEYS, Course, DeviceRequest, Lab
 from workbench.errors import CourseError
-from workbench.yaml_source import Lines, Problems, read, unknown_keys
+from workbench.yaml_source import Lines, Problems, open_mapping, unknown_keys
 
 COURSE_FILE = "course.yaml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
@@ -116,21 +116,9 @@ def validate_notebook(path: Path, problems: Problems) -> float | None:
 
 def load_course(directory: str | Path) -> Course:
     """Read and validate ``directory/course.yaml`` and its notebooks; raise CourseError listing all."""
-    root = Path(directory).expanduser().resolve()
-    file = root / COURSE_FILE
-    problems = Problems(file)
-    if not file.is_file():
-        hint = "" if root.is_dir() else f" (the directory {root} does not exist)"
-        problems.add(None, f"no {COURSE_FILE} here{hint}; a course directory holds course.yaml "
-                     "and labs/<lab>/source.ipynb")
-        raise CourseError(problems.items)
-    parsed = read(file, problems)
-    if parsed is None:
-        raise CourseError(problems.items)
-    data, lines = parsed
-    if not isinstance(data, dict):
-        problems.add(1, "course.yaml must be a mapping with id, title and labs")
-        raise CourseError(problems.items)
+    root, data, lines, problems = open_mapping(
+        directory, COURSE_FILE, "a course directory holds course.yaml and labs/<lab>/source.ipynb",
+        "id, title and labs", CourseError)
 
     unknown_keys(data, COURSE_KEYS, "course", (), lines, problems)
     for key in ("id", "title", "labs"):

@@ -32,7 +32,7 @@ from workbench.hackathon.model import (
     Task,
     TeamQuota,
 )
-from workbench.yaml_source import Problems, read
+from workbench.yaml_source import open_mapping
 
 EVENT_FILE = "event.yaml"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
@@ -249,21 +249,9 @@ def _kinds(r: Reader, data: dict[str, Any]) -> tuple[str, ...]:
 
 def load_event(directory: str | Path) -> Event:
     """Read and validate ``directory/event.yaml``; raise EventError listing every problem found."""
-    root = Path(directory).expanduser().resolve()
-    file = root / EVENT_FILE
-    problems = Problems(file)
-    if not file.is_file():
-        hint = "" if root.is_dir() else f" (the directory {root} does not exist)"
-        problems.add(None, f"no {EVENT_FILE} here{hint}; an event directory holds event.yaml, the starter "
-                     "notebook and the data")
-        raise EventError(problems.items)
-    parsed = read(file, problems)
-    if parsed is None:
-        raise EventError(problems.items)
-    data, lines = parsed
-    if not isinstance(data, dict):
-        problems.add(1, "event.yaml must be a mapping with id, title, window, phases and task")
-        raise EventError(problems.items)
+    root, data, lines, problems = open_mapping(
+        directory, EVENT_FILE, "an event directory holds event.yaml, the starter notebook and the data",
+        "id, title, window, phases and task", EventError)
     r = Reader(root, lines, problems, timezone.utc)
     r.unknown(data, EVENT_KEYS, "event", ())
     for key in ("id", "title", "window", "phases", "task"):

@@ -135,6 +135,12 @@ def test_no_course_yaml(tmp_path: Path) -> None:
     assert f"{tmp_path / 'course.yaml'}: no course.yaml here" in only
 
 
+def test_course_yaml_that_is_not_a_mapping(tmp_path: Path) -> None:
+    file = tmp_path / "course.yaml"
+    file.write_text("- id: intro\n")
+    assert problems(tmp_path) == [f"{file}:1: course.yaml must be a mapping with id, title and labs"]
+
+
 def _notebook(course_dir: Path) -> Path:
     return course_dir / "labs" / "hello" / "source.ipynb"
 

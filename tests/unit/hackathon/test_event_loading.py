@@ -149,6 +149,9 @@ def test_id_names_its_directory_and_yaml_errors_have_a_line(tmp_path: Path) -> N
     assert problem.startswith(f"{root / 'event.yaml'}:") and "not valid YAML" in problem
     assert problems(tmp_path / "nowhere")[0].endswith("does not exist); an event directory holds event.yaml, "
                                                       "the starter notebook and the data")
+    (root / "event.yaml").write_text("just a sentence\n")
+    assert problems(root) == [f"{root / 'event.yaml'}:1: event.yaml must be a mapping with id, title, window, "
+                              "phases and task"]
 
 
 def test_label_column_in_the_hidden_inputs_is_refused(tmp_path: Path) -> None:
