@@ -84,6 +84,12 @@ class SandboxSpec:
     python: LabPython = field(default_factory=own)  # the labs' interpreter (Workbench.lab_python)
     # Who starts the process: None is a cold bwrap per sandbox; a warm worker (warm.py) forks one.
     launcher: Callable[[SandboxSpec], SandboxProcess] | None = None
+    # A leased accelerator (hackathon/run_device.py): its device files and the driver's control nodes,
+    # bound at their host paths into the sandbox's otherwise empty /dev, and the variables that name it
+    # (the visibility variable). Only a cold sandbox (``launcher`` None) honours them: warm workers
+    # fork from a parent started before any lease, so a run with a device never uses the warm pool.
+    devices: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
 
 
 class SandboxProcess(Protocol):
@@ -217,7 +223,9 @@ class Sandbox:
                 *home_layout(files, released, lim.tmp_mb)]
         if self.spec.data_dir is not None:
             argv += ["--ro-bind", str(self.spec.data_dir), f"{HOME}/data"]
-        return [*argv, "--chdir", HOME, *sandbox_env(self.spec.python), "--", *prefix, *runner]
+        argv += [arg for path in self.spec.devices for arg in ("--dev-bind", path, path)]
+        env = [arg for name, value in self.spec.env.items() for arg in ("--setenv", name, value)]
+        return [*argv, "--chdir", HOME, *sandbox_env(self.spec.python), *env, "--", *prefix, *runner]
 
     def _unsandboxed(self) -> bool:
         return self.spec.unsafe_no_sandbox and bwrap_path() is None
