@@ -2,7 +2,8 @@
  * The student's Feedback panel: their submissions, newest first, with the score and the
  * points, status and message of every task. It re-reads while a submission is being graded.
  */
-import { ISubmission, ITaskGrade, WorkbenchAPI } from './api';
+import { WorkbenchAPI } from './api';
+import { GradesAPI, ISubmission, ITaskGrade } from './gradesApi';
 import { el, formatPoints, table, WorkbenchPanel } from './panel';
 
 /** How often the panel re-reads while a submission waits for its grade. */
@@ -17,6 +18,7 @@ export class FeedbackPanel extends WorkbenchPanel {
   constructor(private readonly api: WorkbenchAPI) {
     super('Feedback', 'jp-WorkbenchFeedback');
     this.title.caption = 'Workbench feedback on your submissions';
+    this._grades = new GradesAPI(api);
   }
 
   dispose(): void {
@@ -31,7 +33,7 @@ export class FeedbackPanel extends WorkbenchPanel {
     }
     const courses = await this.api.courses();
     const lists = await Promise.all(
-      courses.map(c => this.api.submissions(c.id))
+      courses.map(c => this._grades.submissions(c.id))
     );
     const submissions = ([] as ISubmission[]).concat(...lists);
     submissions.sort((a, b) => b.submitted.localeCompare(a.submitted));
@@ -112,7 +114,7 @@ export class FeedbackPanel extends WorkbenchPanel {
     }
     if (submission.status === 'graded') {
       const link = el('a', 'jp-WorkbenchFeedback-link', 'Full feedback ↗');
-      link.href = this.api.feedbackUrl(submission.id);
+      link.href = this._grades.feedbackUrl(submission.id);
       link.target = '_blank';
       link.rel = 'noopener';
       link.title = 'Open the feedback page: points, messages and your outputs';
@@ -148,6 +150,7 @@ export class FeedbackPanel extends WorkbenchPanel {
     return node;
   }
 
+  private readonly _grades: GradesAPI;
   private _poll = 0;
 }
 

@@ -4,7 +4,8 @@
  * task, and the submissions whose tasks failed for a limit (memory, time, output), so a limit
  * set too tight shows at once. (The API offers no export yet: `workbench export` on the CLI.)
  */
-import { ICourse, IGradebook, IGradeRow, IOverview, WorkbenchAPI } from './api';
+import { ICourse, WorkbenchAPI } from './api';
+import { GradesAPI, IGradebook, IGradeRow, IOverview } from './gradesApi';
 import { histogramChart } from './histogram';
 import {
   el,
@@ -27,6 +28,7 @@ export class GradebookPanel extends WorkbenchPanel {
     super('Gradebook', 'jp-WorkbenchGradebook');
     this.title.label = 'Gradebook';
     this.title.caption = 'Workbench gradebook: students × tasks';
+    this._grades = new GradesAPI(api);
 
     this._select = el('select', 'jp-WorkbenchGradebook-lab jp-mod-styled');
     this._select.title = 'Course and lab';
@@ -70,7 +72,7 @@ export class GradebookPanel extends WorkbenchPanel {
     if (this.body.childElementCount === 0) {
       this.showInfo(`Loading the gradebook of ${chosen.lab}…`);
     }
-    const book = await this.api.grades(chosen.course, chosen.lab);
+    const book = await this._grades.grades(chosen.course, chosen.lab);
     this.body.replaceChildren(
       this._renderTable(book),
       ...(book.overview ? renderOverview(book.overview) : [])
@@ -200,7 +202,7 @@ export class GradebookPanel extends WorkbenchPanel {
     }
     input.disabled = true;
     try {
-      await this.api.setPoints(row.submission, taskId, points);
+      await this._grades.setPoints(row.submission, taskId, points);
     } catch (error) {
       input.value = previous;
       input.disabled = false;
@@ -225,7 +227,7 @@ export class GradebookPanel extends WorkbenchPanel {
     this._autograde.disabled = true;
     this.showInfo(`Autograding ${chosen.lab}…`);
     try {
-      const answer = await this.api.autograde(chosen.course, chosen.lab);
+      const answer = await this._grades.autograde(chosen.course, chosen.lab);
       await this.refresh();
       this.showInfo(autogradeSummary(chosen.lab, answer));
     } catch (error) {
@@ -235,6 +237,7 @@ export class GradebookPanel extends WorkbenchPanel {
     }
   }
 
+  private readonly _grades: GradesAPI;
   private _select: HTMLSelectElement;
   private _autograde: HTMLButtonElement;
   private _courses: ICourse[] | null = null;

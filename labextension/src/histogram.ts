@@ -2,7 +2,7 @@
  * Score histograms as inline SVG, drawn by the panel itself: no image request, nothing the
  * server's content security policy could block, and it follows the JupyterLab theme's colours.
  */
-import { IHistogramBin } from './api';
+import { IHistogramBin } from './gradesApi';
 import { formatPoints } from './panel';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';

@@ -6,7 +6,8 @@ import { Notification, ToolbarButton } from '@jupyterlab/apputils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
 import { INotebookModel, NotebookPanel } from '@jupyterlab/notebook';
 
-import { ICourse, ISubmission, WorkbenchAPI } from './api';
+import { ICourse, WorkbenchAPI } from './api';
+import { GradesAPI, ISubmission } from './gradesApi';
 import { errorText } from './panel';
 
 /** The course and lab a notebook path belongs to. */
@@ -79,7 +80,10 @@ export class SubmitButtonExtension implements DocumentRegistry.IWidgetExtension<
     button.enabled = false;
     try {
       await context.save();
-      const submitted = await this.api.submit(lab.course, lab.lab);
+      const submitted = await new GradesAPI(this.api).submit(
+        lab.course,
+        lab.lab
+      );
       Notification.success(`Submitted ${lab.lab} — grading…`, {
         autoClose: 5000
       });
