@@ -197,6 +197,21 @@ def bwrap_view(lim: Limits, python: LabPython) -> list[str]:
     return [*argv, "--perms", "0755", "--dir", "/opt/workbench", "--perms", "0755", "--dir", "/home"]
 
 
+def device_binds(paths: tuple[str, ...]) -> list[str]:
+    """bwrap arguments that show device files at their host paths: their folders made searchable
+    first (bwrap would make a missing one 0700, closed to the student's uid; an existing one is left
+    as it is), then each file bound with its device access (a plain bind is ``nodev``)."""
+    argv: list[str] = []
+    made: set[str] = set()
+    for path in paths:
+        for parent in reversed(PurePosixPath(path).parents):
+            if str(parent) != "/" and str(parent) not in made:
+                made.add(str(parent))
+                argv += ["--perms", "0755", "--dir", str(parent)]
+        argv += ["--dev-bind", path, path]
+    return argv
+
+
 class Sandbox:
     """One sandboxed inside-runner process; ``start`` launches it, ``kill`` removes every trace."""
 
@@ -223,7 +238,7 @@ class Sandbox:
                 *home_layout(files, released, lim.tmp_mb)]
         if self.spec.data_dir is not None:
             argv += ["--ro-bind", str(self.spec.data_dir), f"{HOME}/data"]
-        argv += [arg for path in self.spec.devices for arg in ("--dev-bind", path, path)]
+        argv += device_binds(self.spec.devices)
         env = [arg for name, value in self.spec.env.items() for arg in ("--setenv", name, value)]
         return [*argv, "--chdir", HOME, *sandbox_env(self.spec.python), *env, "--", *prefix, *runner]
 
