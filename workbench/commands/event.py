@@ -181,7 +181,8 @@ def _submit(args: argparse.Namespace) -> int:
     if not args.no_wait:
         claimed = scoring_runs.claim(store, sub["id"])
         if claimed is not None:
-            scoring_runs.score(store, event, claimed, context.settings().effective_lab_python)
+            scoring_runs.score(store, event, claimed, context.settings().effective_lab_python,
+                               context.settings().effective_inventory)
         sub = submissions.get(store, event.id, sub["id"])
     if args.json:
         context.print_json(sub)
@@ -211,7 +212,8 @@ def _score(args: argparse.Namespace) -> int:
     for sub_id in queued:
         claimed = scoring_runs.claim(store, sub_id)
         if claimed is not None:  # else a running server took it first
-            done.append(scoring_runs.score(store, event, claimed, context.settings().effective_lab_python))
+            done.append(scoring_runs.score(store, event, claimed, context.settings().effective_lab_python,
+                                           context.settings().effective_inventory))
     if args.json:
         context.print_json({"migrated": migrated, "scored": done})
     else:

@@ -19,6 +19,13 @@ workbench package, so ``run_notebook`` refuses to run (ConfigError) an event who
 under any of those. Labels are read by the trusted scorer (``scoring.py``) after the run has ended.
 Every way a run ends without predictions is a NotebookRunError saying why, which, like a malformed
 file, does not count against the team's limits.
+
+On the team's device class: for an event whose quota kind is npu or gpu, the scorer
+(``scoring_runs.score``) leases one device of that kind as the team for the run (``run_device.py``)
+and passes it here as ``device``: the sandbox then holds that device's file and the driver's control
+nodes (no other accelerator file exists inside, whatever the environment says) and the visibility
+variable (``ASCEND_RT_VISIBLE_DEVICES`` / ``CUDA_VISIBLE_DEVICES``) counting it from 0. Such a run uses a
+cold sandbox, never a warm worker. Without ``device`` (a cpu event) the run has no accelerator at all.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from workbench.grading.lab_python import LabPython
 from workbench.grading.runner import CellOutcome, Runner
 from workbench.grading.sandbox import HOME, Limits, SandboxSpec, ro_paths
 from workbench.hackathon.model import Event
+from workbench.hackathon.run_device import RunDevice
 
 PREDICTIONS_FILE = "predictions.csv"
 MAX_PREDICTIONS_BYTES = 64 << 20
@@ -123,9 +131,10 @@ def _read_predictions(runner: Runner) -> bytes:
     return data
 
 
-def run_notebook(event: Event, notebook: Path, python: str = "") -> bytes:
+def run_notebook(event: Event, notebook: Path, python: str = "", device: RunDevice | None = None) -> bytes:
     """Run ``notebook`` (.ipynb, or a .py script) in a sandbox under the event's limits; return the bytes of
-    the predictions.csv it wrote. ``python`` is ``Workbench.lab_python`` ('' for the grader's own)."""
+    the predictions.csv it wrote. ``python`` is ``Workbench.lab_python`` ('' for the grader's own);
+    ``device`` the team's leased device the sandbox is given (``run_device.team_device``)."""
     require_sandbox(False)  # team code never runs unsandboxed
     interpreter = lab_python.resolve(python)
     shown = visible_in_sandbox(event.task.hidden_labels, interpreter)
@@ -140,7 +149,8 @@ def run_notebook(event: Event, notebook: Path, python: str = "") -> bytes:
                     cpu_seconds=int(seconds) * (os.cpu_count() or 1) + 60, tmp_mb=max(256, 2 * data_mb + 64),
                     file_mb=max(64, MAX_PREDICTIONS_BYTES >> 20))
     spec = SandboxSpec(limits=limits, files={f"submission{notebook.suffix}": notebook.read_bytes()},
-                       released=released, python=interpreter)
+                       released=released, python=interpreter,
+                       devices=device.nodes if device else (), env=dict(device.env) if device else {})
     runner = Runner(spec)
     deadline = time.monotonic() + seconds
     try:

@@ -50,7 +50,8 @@ def claim(store: Store, sub_id: int | None = None) -> dict[str, Any] | None:
             return None
         row = s.get(S, found)
         assert row is not None
-        return {"id": row.id, "event": row.event_id, "kind": row.kind, "path": row.path}
+        return {"id": row.id, "event": row.event_id, "kind": row.kind, "path": row.path, "team": row.team_id,
+                "member": row.member}
     return store.write(work)
 
 
@@ -70,17 +71,21 @@ def fail(store: Store, sub_id: int, reason: str) -> bool:
     return _end(store, sub_id, status="failed", reason=reason[:2000])
 
 
-def score(store: Store, event: Event, claimed: dict[str, Any], python: str = "") -> dict[str, Any]:
+def score(store: Store, event: Event, claimed: dict[str, Any], python: str = "",
+          inventory: str = "") -> dict[str, Any]:
     """Score one claimed submission and record the outcome (scored, or failed with the reason); a
-    notebook runs first in the sandbox with ``python`` (``Workbench.lab_python``, '' for our own)."""
+    notebook runs first in the sandbox with ``python`` (``Workbench.lab_python``, '' for our own), on
+    one device of the event's quota kind leased as the team from ``inventory`` (``run_device.py``)."""
     from workbench.hackathon import scoring
 
     try:
         data = Path(claimed["path"]).read_bytes()
         if claimed["kind"] == "notebook":
-            from workbench.hackathon import notebook_run
+            from workbench.hackathon import notebook_run, run_device
 
-            data = notebook_run.run_notebook(event, Path(claimed["path"]), python)
+            with run_device.team_device(store, event, claimed["team"], claimed["member"], inventory,
+                                        claimed["id"], time_limit(event, "notebook")) as device:
+                data = notebook_run.run_notebook(event, Path(claimed["path"]), python, device)
         result = scoring.score(event, data)
     except WorkbenchError as exc:
         fail(store, claimed["id"], exc.message)

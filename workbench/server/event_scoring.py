@@ -27,9 +27,11 @@ HOUSEKEEPING_S = 10.0
 
 
 class EventScoring:
-    def __init__(self, store: Store, log: logging.Logger | logging.LoggerAdapter, lab_python: str = "") -> None:
+    def __init__(self, store: Store, log: logging.Logger | logging.LoggerAdapter, lab_python: str = "",
+                 inventory: str = "") -> None:
         self.store = store
         self.lab_python = lab_python
+        self.inventory = inventory  # where a notebook run of an npu/gpu event leases its team's device
         self.log = log
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -92,7 +94,8 @@ class EventScoring:
             scoring_runs.fail(self.store, claimed["id"], exc.message)
             return True
         limit = scoring_runs.time_limit(event, claimed["kind"])
-        worker = threading.Thread(target=scoring_runs.score, args=(self.store, event, claimed, self.lab_python),
+        worker = threading.Thread(target=scoring_runs.score, args=(self.store, event, claimed, self.lab_python,
+                                                                  self.inventory),
                                   name=f"workbench-score-{claimed['id']}", daemon=True)
         worker.start()
         worker.join(limit)
