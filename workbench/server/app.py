@@ -70,7 +70,8 @@ class WorkbenchServerApp(ExtensionApp):
         else:
             store = open_store(workbench.effective_db_url)
             self.grading = GradingQueue(store, self.log, workbench.effective_lab_python, workbench.grading_idle_s)
-            self.scoring = EventScoring(store, self.log, workbench.effective_lab_python)
+            self.scoring = EventScoring(store, self.log, workbench.effective_lab_python,
+                                        workbench.effective_inventory)
             self.log.info("workbench: store %s (%s)%s", store.display_url, store.kind,
                           ", serving JupyterHub as its workbench service" if workbench.hub_service else "")
         assert self.serverapp is not None  # linked before initialize_settings runs
