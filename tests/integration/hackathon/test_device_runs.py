@@ -32,6 +32,7 @@ from tests.integration.hackathon.tiny_event import Spec, write
 from workbench.devices.leases import LeaseManager, Request
 from workbench.devices.policy import Policy
 from workbench.devices.team_holders import team_holder
+from workbench.hackathon import catalog, teams
 from workbench.hackathon.run_device import RELEASED, run_id
 from workbench.store import Store
 
@@ -104,18 +105,17 @@ def machine(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Mac
     event = yaml.safe_load((root / "event.yaml").read_text())
     event["quota"] = {"kind": "npu", "devices": 1, "device_hours": 1}
     (root / "event.yaml").write_text(yaml.safe_dump(event, sort_keys=False))
-    subprocess.run([sys.executable, "-m", "workbench.cli", "db", "upgrade"], check=True, capture_output=True)
-    for args in (("create", str(root)), ("team", "create", "tiny", "owls", "--user", "ann"),
-                 ("team", "join", "tiny", "owls", "--user", "amy")):
-        done = cli(*args)
-        assert done.returncode == 0, done.stderr
+    store = Store(db_url)
+    store.upgrade()
+    catalog.register(store, catalog.load(root))
+    teams.create(store, catalog.event(store, "tiny"), "ann", "owls", "")
+    teams.join(store, catalog.event(store, "tiny"), "amy", "owls")
     return Machine(dev, inventory, db_url, tmp_path)
 
 
 def counted(machine: Machine) -> int:
-    """The team's submissions that count against its limits, as ``workbench event team list`` says."""
-    listed = json.loads(cli("team", "list", "tiny", "--json").stdout)
-    return int(next(t for t in listed.get("teams", [listed]) if t["id"] == "owls")["submissions"])
+    """The team's submissions that count against its limits (what ``workbench event team list`` shows)."""
+    return int(next(t for t in teams.teams(Store(machine.db_url), "tiny") if t["id"] == "owls")["submissions"])
 
 
 def test_a_run_sees_only_its_leased_npu_and_its_lease_is_the_teams_and_released(machine: Machine) -> None:
