@@ -1,7 +1,8 @@
 """A hackathon event under a real JupyterHub (#13): the workbench service owns the event (its hidden
 labels readable by the service's account alone); a student creates a team, opens the starter into
 their own home and submits a predictions file from it, all through their own server; the service
-scores it; another student reaches neither the submission, its file nor a private board."""
+scores it; another student reaches neither the submission, its file nor a private board, while an
+organiser made one by a hub group alone sees them all."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.hub import SERVICE_USER, STUDENT_A, STUDENT_B, VENV_BIN, Center
+from tests.fixtures.hub import INSTRUCTOR, SERVICE_USER, STUDENT_A, STUDENT_B, VENV_BIN, Center
 from tests.integration.hackathon.tiny_event import Spec, predictions, right_on, write
 
 
@@ -77,3 +78,18 @@ def test_a_team_submits_from_its_own_space_and_the_service_scores_it(center: Cen
         assert center.api(STUDENT_B, "GET", f"events/tiny/submissions/{sub['id']}/file", direct=direct)[0] == 403
         assert center.api(STUDENT_B, "GET", "events/tiny/board?private=1", direct=direct)[0] == 403
         assert center.api(STUDENT_B, "POST", "events/tiny/finalize", {}, direct=direct)[0] == 403
+
+    # An organiser by the hub group organisers:tiny alone (not in event.yaml, not an admin setting):
+    # every team's submissions with both scores, their files, and each team's device-hours.
+    status, seen = center.api(INSTRUCTOR, "GET", "events/tiny", direct=True)
+    assert status == 200 and seen["me"]["organiser"] is True, seen  # tiny's event.yaml names no organiser
+    assert center.api(STUDENT_B, "GET", "events/tiny", direct=True)[1]["me"]["organiser"] is False
+    status, listed = center.api(INSTRUCTOR, "GET", "events/tiny/submissions", direct=True)
+    assert status == 200 and [(s["id"], s["team"], s["private_score"]) for s in listed["submissions"]] == \
+        [(sub["id"], "owls", 0.5)], listed
+    status, file = center.api(INSTRUCTOR, "GET", f"events/tiny/submissions/{sub['id']}/file", direct=True)
+    assert status == 200 and file == predictions(right_on(20, 10)).decode()
+    status, teams = center.api(INSTRUCTOR, "GET", "events/tiny/teams", direct=True)
+    assert status == 200 and [(t["id"], t["device_hours"]["used"]) for t in teams["teams"]] == [("owls", 0.0)]
+    status, theirs = center.api(STUDENT_A, "GET", "events/tiny/teams")
+    assert status == 200 and all("device_hours" not in t for t in theirs["teams"])  # a participant's view
