@@ -45,7 +45,6 @@ from sqlalchemy import select
 
 from workbench.devices import isolation, policy
 from workbench.devices.inventory import Device
-from workbench.devices.lease_sql import OPEN
 from workbench.devices.leases import LeaseManager, Request
 from workbench.devices.policy import DevicesBusy, LeaseRefused
 from workbench.devices.team_holders import EVENT_PREFIX
@@ -111,7 +110,7 @@ def _heartbeat(manager: LeaseManager, lease_id: int, stop: threading.Event, hold
     until = time.monotonic() + hold_s
     while not stop.wait(manager.policy.heartbeat_s / 3) and time.monotonic() < until:
         try:
-            if manager.renew(lease_id)["state"] not in OPEN:
+            if manager.renew(lease_id)["state"] != "live":
                 return
         except WorkbenchError as exc:  # the store answered with a reason: try again at the next beat
             log.warning("workbench: renewing lease %d of a notebook run failed: %s", lease_id, exc.message)
