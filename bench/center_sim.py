@@ -171,11 +171,11 @@ def print_latency(results: dict[str, dict[str, Any]]) -> None:
     first = next(iter(results.values()))
     print(f"\nDecision latency with {first['live']} live sessions ({first['ops']} rounds, alternating cases); "
           "goal: acquire p50 < 1 ms\n")
-    print("| store | call | p50 (ms) | p99 (ms) | goal |\n|---|---|---:|---:|---|")
+    print("| store | call | p50 (ms) | p99 (ms) | statements (median) | goal |\n|---|---|---:|---:|---:|---|")
     for store, r in results.items():
         for name, v in r["cases"].items():
             goal = _met(v["p50_ms"] < 1.0) if name.startswith("acquire") else ""
-            print(f"| {store} | {name} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | {goal} |")
+            print(f"| {store} | {name} | {v['p50_ms']:.3f} | {v['p99_ms']:.3f} | {v['statements']:g} | {goal} |")
     print(f"\nfill ({first['live'] + 1:,} acquires through LeaseManager): " +
           ", ".join(f"{k} {r['fill_s']:.0f} s" for k, r in results.items()))
 

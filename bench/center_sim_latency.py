@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from workbench.devices.inventory import Device
 from workbench.devices.leases import LeaseManager, Request
@@ -92,9 +92,45 @@ def center_policy(heartbeat_s: float = 60.0) -> Policy:
     return Policy(heartbeat_s=heartbeat_s, half_life_hours=168, default=student, courses={"hackathon": hackathon})
 
 
-def fill(url: str, live: int = LIVE) -> tuple[LeaseManager, list[int], float]:
-    """A migrated store with ``live`` live sessions; returns the manager, their lease ids and the fill time."""
+class Statements:
+    """Statements the store's connections send to the database, counted at the driver — evidence that
+    does not depend on how busy the shared machine is. SQLite: its trace callback, BEGIN/COMMIT left out;
+    PostgreSQL: psycopg cursor executions (each a round trip; psycopg's own BEGIN and the COMMIT are
+    not counted, so both backends count the same statements; the pool's pre-ping is)."""
+
+    def __init__(self, store: Store) -> None:
+        self.n = 0
+        event.listen(store.engine, "connect", self._attach)
+
+    def _trace(self, statement: str) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            self.n += 1
+
+    def _attach(self, dbapi_conn: Any, _record: Any) -> None:
+        if hasattr(dbapi_conn, "set_trace_callback"):
+            dbapi_conn.set_trace_callback(self._trace)
+            return
+        import psycopg
+
+        counter = self
+
+        class Counting(psycopg.Cursor):
+            def execute(self, *args: Any, **kwargs: Any) -> Any:
+                counter.n += 1
+                return super().execute(*args, **kwargs)
+
+            def executemany(self, *args: Any, **kwargs: Any) -> Any:
+                counter.n += 1
+                return super().executemany(*args, **kwargs)
+
+        dbapi_conn.cursor_factory = Counting
+
+
+def fill(url: str, live: int = LIVE) -> tuple[LeaseManager, list[int], float, Statements]:
+    """A migrated store with ``live`` live sessions; returns the manager, their lease ids, the fill time
+    and the store's statement counter."""
     store = Store(url)
+    statements = Statements(store)
     store.upgrade()
     devices = [Device("npu", str(i), "Ascend910B") for i in range(NPUS)] + [Device("cpu", str(i))
                                                                              for i in range(CPUS)]
@@ -107,32 +143,35 @@ def fill(url: str, live: int = LIVE) -> tuple[LeaseManager, list[int], float]:
         with store.engine.connect() as conn:
             conn.execute(text("ANALYZE"))
             conn.commit()
-    return manager, ids, elapsed
+    return manager, ids, elapsed, statements
 
 
 def measure(url: str, ops: int, live: int = LIVE, queues: tuple[int, ...] = (100, 500)) -> dict[str, Any]:
     """Fill, then time ``ops`` rounds of the cases with ``live`` sessions held; p50/p99 in ms per case."""
-    manager, ids, fill_s = fill(url, live + 1)
+    manager, ids, fill_s, statements = fill(url, live + 1)
     npus = min(NPUS, live + 1)
     manager.release(ids[npus - 1], reason="kept free for the npu grant case")  # 1 NPU free, `live` held
     others = ids[npus:] or ids[: npus - 1]
     times: dict[str, list[float]] = {"acquire: npu granted": [], "acquire: npu busy -> cpu granted": [],
                                      "release": [], "renew (heartbeat)": []}
     rng, clock = random.Random(7), time.perf_counter
+    counted: dict[str, list[int]] = {name: [] for name in times}
     fallback, npu = [Request("npu", 1), Request("cpu", 1)], [Request("npu", 1)]
     for n in range(ops):
         course = f"course{n % COURSES:02d}"
-        t0 = clock()
+        s0, t0 = statements.n, clock()
         lease = manager.acquire(f"bench{n:05d}", npu, course=course, ttl=3600)  # takes the free NPU
-        t1 = clock()
+        s1, t1 = statements.n, clock()
         busy = manager.acquire(f"bench{n:05d}b", fallback, course=course, ttl=3600)  # every NPU held now
-        t2 = clock()
+        s2, t2 = statements.n, clock()
         manager.release(busy["lease"])
         t3 = clock()
         manager.release(lease["lease"])
-        t4 = clock()
+        s4, t4 = statements.n, clock()
         manager.renew(rng.choice(others))
-        t5 = clock()
+        s5, t5 = statements.n, clock()
+        for name, used in zip(counted, (s1 - s0, s2 - s1, (s4 - s2) / 2, s5 - s4), strict=True):
+            counted[name].append(int(used))
         assert lease["kind"] == "npu" and busy["kind"] == "cpu", (lease, busy)
         times["acquire: npu granted"].append(t1 - t0)
         times["acquire: npu busy -> cpu granted"].append(t2 - t1)
@@ -148,16 +187,17 @@ def measure(url: str, ops: int, live: int = LIVE, queues: tuple[int, ...] = (100
                                        ttl=3600)["state"] == "queued"
         queued = depth
         name = f"acquire: npu busy -> cpu granted, {depth} queued for an NPU"
-        times[name] = []
+        times[name], counted[name] = [], []
         for n in range(max(10, ops // 4)):
-            t0 = clock()
+            s0, t0 = statements.n, clock()
             lease = manager.acquire(f"late{depth}-{n:05d}", fallback, course=f"course{n % COURSES:02d}", ttl=3600)
             times[name].append(clock() - t0)
+            counted[name].append(statements.n - s0)
             assert lease["kind"] == "cpu", lease
             manager.release(lease["lease"])
     return {"fill_s": fill_s, "live": held, "ops": ops, "cases": {
-        name: {"p50_ms": statistics.median(v) * 1e3, "p99_ms": _percentile(v, 0.99) * 1e3}
-        for name, v in times.items()}}
+        name: {"p50_ms": statistics.median(v) * 1e3, "p99_ms": _percentile(v, 0.99) * 1e3,
+               "statements": statistics.median(counted[name])} for name, v in times.items()}}
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -11,6 +11,10 @@ still ``Store.write``'s. Each statement is shaped for an index of migration ``00
   NULL AND enabled`` is one index range, already in ``id`` order, covered for the count;
 - a holder's live leases (concurrent-device quota): ``leases(holder, state)``.
 
+A lease that starts or ends also updates its holder's ``fair_share_usage`` row in the same
+transaction (``start_usage``, ``end``), so the queue's order never reads lease history
+(``fair_share``) and a crash loses the row's change only with the lease's own.
+
 Reclaim reads the expired rows first (the reason a user sees is a sentence formatted per row, see
 ``policy``) and then ends them all with one ``executemany`` UPDATE plus one UPDATE that frees their
 slots; PostgreSQL reads them ``FOR UPDATE SKIP LOCKED`` so two reclaimers never wait on each other.
@@ -23,18 +27,20 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, exc, func, insert, or_, select, text, true, update
+from sqlalchemy import Connection, Float, Table, bindparam, case, exc, func, insert, or_, select, text, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from workbench.devices import policy
-from workbench.store.leases_models import DeviceSlot, Lease
+from workbench.store.leases_models import DeviceSlot, FairShareUsage, Lease
 
 OPEN = ("live", "queued")
 LEASES: Table = Lease.__table__  # type: ignore[assignment]
 SLOTS: Table = DeviceSlot.__table__  # type: ignore[assignment]
-L, D = LEASES.c, SLOTS.c
+USAGE: Table = FairShareUsage.__table__  # type: ignore[assignment]
+L, D, U = LEASES.c, SLOTS.c, USAGE.c
 
 
 class Prepared:
@@ -104,8 +110,6 @@ LEASE_BY_ID = Prepared(select(LEASES).where(L.id == bindparam("lid")))
 EXPIRED = Prepared(select(LEASES).where(_OPEN_STATE, L.deadline < bindparam("now")))
 EXPIRED_PG = Prepared(select(LEASES).where(_OPEN_STATE, L.deadline < bindparam("now"))
                       .with_for_update(skip_locked=True))
-QUEUED_OF_KIND = Prepared(select(L.id, L.holder, L.requested, L.count)
-                          .where(L.state == "queued", L.kind == bindparam("kind")))
 LIVE_OF_HOLDER = Prepared(select(L.id, L.count).where(L.holder == bindparam("holder"), L.state == "live")
                           .order_by(L.id))
 _FREE = (D.kind == bindparam("kind"), D.lease_id.is_(None), D.enabled == true())
@@ -122,6 +126,32 @@ END_LEASE = Prepared(update(LEASES).where(L.id == bindparam("lid")).values(
 RENEW = Prepared(update(LEASES).where(L.id == bindparam("lid")).values(deadline=bindparam("new_deadline")))
 RENEW_ACTIVE = Prepared(update(LEASES).where(L.id == bindparam("lid")).values(
     deadline=bindparam("new_deadline"), last_activity=bindparam("new_activity")))
+
+
+
+def decay(amount: Any, halvings: Any) -> Any:
+    """``amount`` x 0.5^``halvings`` in SQL, as 0 past 60 halvings (a weight under 1e-18) or for an amount
+    under 1e-12 device-seconds: PostgreSQL raises on a float underflow instead of rounding to 0."""
+    return case((or_(halvings > 60, amount < 1e-12), 0.0), else_=amount * func.power(0.5, halvings))
+
+
+def _start_usage(dml: Any) -> Prepared:
+    stmt = dml.insert(USAGE).values(holder=bindparam("holder"), half_life_s=bindparam("half", type_=Float),
+                                    decayed_s=0.0, as_of_s=bindparam("start_s", type_=Float),
+                                    live_count=bindparam("n"), live_start_s=bindparam("w", type_=Float))
+    return Prepared(stmt.on_conflict_do_update(index_elements=[U.holder], set_={
+        "live_count": U.live_count + stmt.excluded.live_count,
+        "live_start_s": U.live_start_s + stmt.excluded.live_start_s}))
+
+
+START_USAGE = {"sqlite": _start_usage(sqlite), "postgresql": _start_usage(postgresql)}
+_END_S = bindparam("end_s", type_=Float)
+_LATER = case((U.as_of_s > _END_S, U.as_of_s), else_=_END_S)  # ends may come out of order (missed deadlines)
+END_USAGE = Prepared(update(USAGE).where(U.holder == bindparam("holder")).values(
+    decayed_s=decay(U.decayed_s, (_LATER - U.as_of_s) / U.half_life_s)
+    + decay(bindparam("secs", type_=Float), (_LATER - _END_S) / U.half_life_s),
+    as_of_s=_LATER, live_count=U.live_count - bindparam("n"),
+    live_start_s=case((U.live_count == bindparam("n"), 0.0), else_=U.live_start_s - bindparam("w", type_=Float))))
 UPDATE_LEASE = update(LEASES).where(L.id == bindparam("lid"))  # SET: the other parameters' columns
 
 
@@ -159,7 +189,18 @@ def end(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> list[dic
     END_LEASE.run(conn, [{"lid": r["id"], "new_state": r["state"], "new_ended": r["ended"],
                           "new_reason": r["reason"]} for r in done])
     FREE_SLOTS.run(conn, [{"lid": r["id"]} for r in done])
+    started = [r for r in done if r["started"] is not None]  # a queued row that ends used nothing
+    if started:
+        END_USAGE.run(conn, [{"holder": r["holder"], "n": r["count"], "w": r["count"] * r["started"].timestamp(),
+                              "end_s": r["ended"].timestamp(),
+                              "secs": (r["ended"] - r["started"]).total_seconds() * r["count"]} for r in started])
     return done
+
+
+def start_usage(conn: Connection, holder: str, count: int, started: datetime, half_life_s: float) -> None:
+    """A lease of ``count`` devices started: its holder's fair-share row counts them from ``started``."""
+    START_USAGE[conn.dialect.name].run(conn, {"holder": holder, "half": half_life_s, "n": count,
+                                              "start_s": started.timestamp(), "w": count * started.timestamp()})
 
 
 def reclaim(conn: Connection, now: datetime, postgresql: bool) -> list[dict[str, Any]]:

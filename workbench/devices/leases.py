@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from workbench.devices import inventory, policy, team_holders
+from workbench.devices import fair_share, inventory, policy, team_holders
 from workbench.devices import lease_sql as sql
 from workbench.devices.lease_sql import OPEN
 from workbench.devices.policy import DevicesBusy, LeaseNotFound, NoSuchDevices, Policy, QuotaExceeded
@@ -97,7 +97,12 @@ class LeaseManager:
                     if key not in existing:
                         s.add(DeviceSlot(kind=dev.kind, ident=dev.ident, model=dev.model, enabled=True))
             self.store.write(work)
+        self.store.write(lambda s: fair_share.rebuild(s.connection(), self._half_life_s, self.clock()))
         self._synced = True
+
+    @property
+    def _half_life_s(self) -> float:
+        return self.policy.half_life_hours * 3600
 
     # --- acquire -----------------------------------------------------------------------------
     def acquire(self, holder: str, requests: list[Request], *, course: str | None = None,
@@ -153,7 +158,7 @@ class LeaseManager:
         mine = found[0] if found and found[0]["state"] == "queued" else None  # else reclaimed while we slept
         usage = HolderUsage(conn, holder, course, quota, now)  # read once, whatever the fallbacks
         refusals: list[policy.LeaseRefused] = []
-        busy: tuple[Request, int] | None = None
+        busy: Request | None = None
         for req in requests:
             total = self._total(req.kind)
             if total < req.count:
@@ -163,26 +168,34 @@ class LeaseManager:
             if over:
                 refusals.append(QuotaExceeded(over))
                 continue
-            ahead, demand = self._ahead(conn, req.kind, holder, mine, now)
-            # With nobody queued ahead (and one writer at a time on SQLite), "enough free" is "the
-            # first ``count`` free rows exist"; otherwise count them, then lock (SKIP LOCKED on PG).
-            where = {"kind": req.kind, "n": req.count}
-            if (demand == 0 and not pg) or sql.COUNT_FREE.run(conn, where)[0]["free"] - demand >= req.count:
+            if self._enough_free(conn, req, holder, mine, now):
+                where = {"kind": req.kind, "n": req.count}
                 slots = (sql.FIRST_FREE_PG if pg else sql.FIRST_FREE).run(conn, where)
                 if len(slots) == req.count:
                     return self._grant(conn, mine, slots, holder, req, requests, course, kernel_id, ttl, quota)
-            if busy is None:
-                busy = (req, ahead + 1)
+            busy = busy or req
         if busy is None:
             raise refusals[0] if len(refusals) == 1 else type(refusals[0])(
                 " ".join(r.message for r in refusals))
-        req, position = busy
+        req, position = busy, fair_share.ahead(conn, busy.kind, holder, mine, now)[0] + 1
         if not may_queue:
             raise DevicesBusy(policy.busy_message(req.kind, self._total(req.kind), position), position)
         now = self.clock()
         values = {"kind": req.kind, "count": req.count, "deadline": now + timedelta(seconds=ttl)}
         return lease_dict(self._save(conn, mine, values, holder, requests, course, kernel_id, ttl, now,
                                      state="queued"), position)
+
+    @staticmethod
+    def _enough_free(conn: Connection, req: Request, holder: str, mine: Mapping[str, Any] | None,
+                     now: datetime) -> bool:
+        """Whether ``req`` may try to take free devices: with nobody else queued for the kind, yes (the
+        take then finds them or not; on PostgreSQL it skips rows another decision has locked); else
+        only if enough are free beyond what the requests ahead of it in fair-share order want. The
+        order is computed only then: a request that finds too few free is busy wherever it stands."""
+        if not fair_share.QUEUED_ANY.run(conn, {"kind": req.kind, "mine": mine["id"] if mine else 0}):
+            return True
+        free = int(sql.COUNT_FREE.run(conn, {"kind": req.kind})[0]["free"])
+        return free >= req.count and free - fair_share.ahead(conn, req.kind, holder, mine, now)[1] >= req.count
 
     def _save(self, conn: Connection, mine: Mapping[str, Any] | None, values: dict[str, Any], holder: str,
               requests: list[Request], course: str | None, kernel_id: str | None, ttl: float, now: datetime,
@@ -212,37 +225,17 @@ class LeaseManager:
                   "last_activity": now}
         row = self._save(conn, mine, values, holder, requests, course, kernel_id, ttl, now, state="live")
         sql.TAKE_SLOT.run(conn, [{"lid": row["id"], "slot": d["id"]} for d in slots])
+        sql.start_usage(conn, holder, req.count, now, self._half_life_s)
         return lease_dict(row)
 
     def _quota_problem(self, s: Session, holder: str, course: str | None, quota: policy.Quota,
                        req: Request, now: datetime) -> str | None:
         return HolderUsage(s.connection(), holder, course, quota, now).problem(req)
 
-    def _ahead(self, s: Session | Connection, kind: str, holder: str, mine: Mapping[str, Any] | None,
-               now: datetime) -> tuple[int, int]:
-        """Queued requests that go before this one: (how many, how many devices they want)."""
-        conn = s.connection() if isinstance(s, Session) else s
-        queued = sql.QUEUED_OF_KIND.run(conn, {"kind": kind})
-        others = [r for r in queued if mine is None or r["id"] != mine["id"]]
-        if not others:
-            return 0, 0
-        decayed = self.decayed_usage(s, {r["holder"] for r in others} | {holder}, now)
-        key = (decayed.get(holder, 0.0), mine["requested"] if mine else now)
-        ahead = [r for r in others if (decayed.get(r["holder"], 0.0), r["requested"]) < key]
-        return len(ahead), sum(r["count"] for r in ahead)
-
     def decayed_usage(self, s: Session | Connection, holders: set[str], now: datetime) -> dict[str, float]:
-        """Recent device-seconds per holder, halved every ``half_life_hours`` (Slurm's fair-share idea)."""
-        half = self.policy.half_life_hours * 3600
-        since = now - timedelta(seconds=half * 6)
-        rows = s.execute(select(sql.L.holder, sql.L.started, sql.L.ended, sql.L.count).where(
-            sql.L.holder.in_(holders), sql.L.started.is_not(None),
-            (sql.L.ended.is_(None)) | (sql.L.ended > since)))
-        usage: dict[str, float] = {}
-        for r in rows:
-            age = (now - (r.ended or now)).total_seconds()
-            usage[r.holder] = usage.get(r.holder, 0.0) + device_seconds(r, now) * 0.5 ** (age / half)
-        return usage
+        """Recent device-seconds per holder, halved every ``half_life_hours``: the fair-share key
+        (``fair_share``); a holder that never held a device is left out (its key is 0)."""
+        return fair_share.decayed(s.connection() if isinstance(s, Session) else s, holders, now)
 
     # --- backends that place devices themselves (Slurm, later Kubernetes) ----------------------
     def admit(self, holder: str, req: Request, requests: list[Request], *, backend: str,
@@ -278,6 +271,7 @@ class LeaseManager:
             deadline = now + timedelta(seconds=row.ttl_s)
             row.state, row.started, row.last_activity, row.devices, row.backend_ref = "live", now, now, devices, ref
             row.deadline = min(deadline, row.max_end) if row.max_end else deadline
+            sql.start_usage(s.connection(), row.holder, row.count, now, self._half_life_s)
             return lease_dict(row)
         return self.store.write(work)
 
@@ -352,7 +346,7 @@ class LeaseManager:
                 query = query.where(sql.L.holder == holder)
             conn, now = s.connection(), self.clock()
             rows = [sql.lease_values(r) for r in conn.execute(query).mappings()]
-            positions = {r["id"]: self._ahead(conn, r["kind"], r["holder"], r, now)[0] + 1
+            positions = {r["id"]: fair_share.ahead(conn, r["kind"], r["holder"], r, now)[0] + 1
                          for r in rows if r["state"] == "queued"}
             return [lease_dict(r, positions.get(r["id"])) for r in rows]
 

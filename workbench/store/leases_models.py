@@ -27,6 +27,7 @@ class Lease(Base):
     __table_args__ = (
         Index("ix_leases_state_deadline", "state", "deadline"),
         Index("ix_leases_holder_state", "holder", "state"),
+        Index("ix_leases_state_kind", "state", "kind"),  # the queue of a kind (migration 0011)
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -68,3 +69,18 @@ class DeviceSlot(Base):
     lease_id: Mapped[int | None] = mapped_column(
         ForeignKey("leases.id", ondelete="SET NULL"), nullable=True, index=True
     )
+
+
+class FairShareUsage(Base):
+    """A holder's fair-share standing in numbers the queue order needs, kept by the transactions that
+    start and end its leases (``workbench.devices.lease_sql``) so that ranking a queued holder reads
+    one row, not every lease it had (``workbench.devices.fair_share`` says how the key is formed)."""
+
+    __tablename__ = "fair_share_usage"
+
+    holder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    half_life_s: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: not built yet
+    decayed_s: Mapped[float] = mapped_column(Float, default=0.0)  # ended leases' device-seconds at as_of_s
+    as_of_s: Mapped[float] = mapped_column(Float, default=0.0)  # epoch seconds
+    live_count: Mapped[int] = mapped_column(Integer, default=0)  # devices held now
+    live_start_s: Mapped[float] = mapped_column(Float, default=0.0)  # sum of count x started (epoch s)
