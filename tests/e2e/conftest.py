@@ -265,9 +265,12 @@ def chromium() -> Iterator[object]:
 def new_page(chromium: object) -> Iterator[Callable[[], object]]:
     """Open fresh browser pages (one context each: a user of its own); uncaught page errors
     in any of them fail the test."""
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, expect
 
     assert isinstance(chromium, Browser)
+    # expect()'s own 5 s default is not the page's: on two loaded cores a panel's first load can take
+    # longer (the class-view test once failed at a Gradebook option), so both wait as long.
+    expect.set_options(timeout=30_000)
     errors: list[str] = []
     contexts: list[Any] = []
 
