@@ -10,6 +10,7 @@ the CLI shows. Root is needed for mknod.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,6 +30,7 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook, writes
 
+from tests.fixtures.jupyter_server import Server
 from tests.integration.hackathon.tiny_event import Spec, write
 from workbench.devices.leases import LeaseManager, Request
 from workbench.devices.policy import Policy
@@ -85,7 +88,17 @@ def report(expression: str) -> str:
 
 
 @pytest.fixture
-def machine(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Machine:
+def url(request: pytest.FixtureRequest, db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The store: SQLite, or PostgreSQL for a test parametrized with ``url`` ``postgresql`` (indirect)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return db_url
+    found = str(request.getfixturevalue("postgres_url"))
+    monkeypatch.setenv("WORKBENCH_DB_URL", found)
+    return found
+
+
+@pytest.fixture
+def machine(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Machine:
     dev = tmp_path / "dev"
     dev.mkdir()
     for name in NPU_FILES:
@@ -105,12 +118,12 @@ def machine(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Mac
     event = yaml.safe_load((root / "event.yaml").read_text())
     event["quota"] = {"kind": "npu", "devices": 1, "device_hours": 1}
     (root / "event.yaml").write_text(yaml.safe_dump(event, sort_keys=False))
-    store = Store(db_url)
+    store = Store(url)
     store.upgrade()
     catalog.register(store, catalog.load(root))
     teams.create(store, catalog.event(store, "tiny"), "ann", "owls", "")
     teams.join(store, catalog.event(store, "tiny"), "amy", "owls")
-    return Machine(dev, inventory, db_url, tmp_path)
+    return Machine(dev, inventory, url, tmp_path)
 
 
 def counted(machine: Machine) -> int:
@@ -216,3 +229,25 @@ def test_d_a_killed_scorer_s_lease_is_reclaimed_by_its_deadline(machine: Machine
     time.sleep(3.5)  # one heartbeat_s without renewal
     rows = {x["lease"]: x for x in manager.list_leases(all=True)}  # any lease transaction reclaims first
     assert rows[live["lease"]]["state"] == "reclaimed" and manager.held() == {}
+
+
+@pytest.mark.parametrize("url", ["sqlite", "postgresql"], indirect=True)
+def test_e_the_server_s_scorer_runs_a_rest_submission_on_the_team_s_npu(
+        machine: Machine, start_server: Callable[..., Server], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through ann's server (REST): its event scorer leases from the inventory it was configured with."""
+    monkeypatch.setenv("JUPYTERHUB_USER", "ann")
+    server = start_server("--Workbench.default_role=student")
+    observe = report(f"{{'dev': sorted(__import__('os').listdir({str(machine.dev)!r}))}}")
+    content = writes(new_notebook(cells=[new_code_cell(PREDICT), new_code_cell(observe)])).encode()
+    status, sub = server.request("POST", "events/tiny/submissions",
+                                 {"kind": "notebook", "content_base64": base64.b64encode(content).decode()})
+    assert status == 202, sub  # accepted, queued for the server's scorer
+    deadline = time.monotonic() + 90
+    while (found := next(x for x in server.request("GET", "events/tiny/submissions")[1]["submissions"]
+                         if x["id"] == sub["id"]))["status"] not in ("scored", "failed"):
+        assert time.monotonic() < deadline, f"not scored in 90 s: {found}"
+        time.sleep(0.2)
+    lease = machine.run_lease(sub["id"])
+    [leased] = [d["id"] for d in lease["devices"]]
+    assert seen(found) == {"dev": sorted([f"davinci{leased}", "davinci_manager"])}
+    assert (lease["holder"], lease["state"], lease["reason"]) == (team_holder("tiny", "owls"), "ended", RELEASED)
