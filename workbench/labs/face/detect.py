@@ -38,10 +38,10 @@ class Box:
 
 
 class Detector:
-    """MTCNN (weights in ``folder``) on a copy of the photo downscaled to about ``side`` pixels."""
+    """MTCNN (weights in ``folder``, networks on ``framework``) on a copy of the photo shrunk to about ``side`` px."""
 
-    def __init__(self, folder: str | Path, side: int = 256, min_face: float = 32.0) -> None:
-        self.mtcnn, self.side, self.min_face = Mtcnn(folder), side, min_face
+    def __init__(self, folder: str | Path, framework: str = "torch", side: int = 256, min_face: float = 32.0) -> None:
+        self.mtcnn, self.side, self.min_face = Mtcnn(folder, framework), side, min_face
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         """Faces in an RGB image, largest first."""

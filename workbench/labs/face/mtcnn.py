@@ -1,4 +1,4 @@
-"""MTCNN face detection with 5 landmarks (eye centres, nose tip, mouth corners), on torch, CPU.
+"""MTCNN face detection with 5 landmarks (eye centres, nose tip, mouth corners), on torch or MindSpore.
 
 Why MTCNN: it gives the five points alignment needs from the detector itself (Haar needed a second,
 unreliable eye cascade), its three networks are tiny (P-Net 7 k, R-Net 100 k, O-Net 390 k weights),
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from workbench.labs.face import mtcnn_nets
 
 THRESHOLDS = (0.6, 0.7, 0.7)
 PYRAMID_FACTOR = 0.709
@@ -34,57 +35,27 @@ class Detection:
 
 
 class Mtcnn:
-    """P-Net, R-Net and O-Net with facenet-pytorch's weights (``pnet.pt``, ``rnet.pt``, ``onet.pt`` in ``folder``)."""
+    """The three networks (``<net>.pt`` in ``folder``) on ``framework``, "torch" or "mindspore" (:mod:`.mtcnn_nets`).
 
-    def __init__(self, folder: str | Path) -> None:
-        import torch
-        import torch.nn.functional as fn
+    Only the networks change with the framework; the pyramid, crops, NMS and box arithmetic are this
+    module's NumPy, so both frameworks' detections differ only by their networks' float rounding.
+    """
 
-        self.torch, self.fn = torch, fn
-        self.w = {net: torch.load(Path(folder) / f"{net}.pt", weights_only=True) for net in ("pnet", "rnet", "onet")}
-
-    def _conv(self, net: str, x: Any, i: int, pool: tuple[int, int] | None) -> Any:
-        w = self.w[net]
-        x = self.fn.prelu(self.fn.conv2d(x, w[f"conv{i}.weight"], w[f"conv{i}.bias"]), w[f"prelu{i}.weight"])
-        return self.fn.max_pool2d(x, pool[0], pool[1], ceil_mode=True) if pool else x
-
-    def _dense(self, net: str, x: Any, name: str) -> Any:
-        return self.fn.linear(x, self.w[net][f"{name}.weight"], self.w[net][f"{name}.bias"])
-
-    def pnet(self, x: Any) -> tuple[Any, Any]:
-        """Face probability map and box offsets (stride 2, 12 x 12 windows)."""
-        x = self._conv("pnet", x, 1, (2, 2))
-        x = self._conv("pnet", self._conv("pnet", x, 2, None), 3, None)
-        w = self.w["pnet"]
-        prob = self.fn.softmax(self.fn.conv2d(x, w["conv4_1.weight"], w["conv4_1.bias"]), 1)[:, 1]
-        return prob, self.fn.conv2d(x, w["conv4_2.weight"], w["conv4_2.bias"])
-
-    def rnet(self, x: Any) -> tuple[Any, Any]:
-        x = self._conv("rnet", self._conv("rnet", x, 1, (3, 2)), 2, (3, 2))
-        x = self._conv("rnet", x, 3, None).permute(0, 3, 2, 1).reshape(len(x), -1)  # Caffe's flatten order
-        x = self.fn.prelu(self._dense("rnet", x, "dense4"), self.w["rnet"]["prelu4.weight"])
-        return self.fn.softmax(self._dense("rnet", x, "dense5_1"), 1)[:, 1], self._dense("rnet", x, "dense5_2")
-
-    def onet(self, x: Any) -> tuple[Any, Any, Any]:
-        x = self._conv("onet", self._conv("onet", x, 1, (3, 2)), 2, (3, 2))
-        x = self._conv("onet", self._conv("onet", x, 3, (2, 2)), 4, None).permute(0, 3, 2, 1).reshape(len(x), -1)
-        x = self.fn.prelu(self._dense("onet", x, "dense5"), self.w["onet"]["prelu5.weight"])
-        return (self.fn.softmax(self._dense("onet", x, "dense6_1"), 1)[:, 1], self._dense("onet", x, "dense6_2"),
-                self._dense("onet", x, "dense6_3"))
+    def __init__(self, folder: str | Path, framework: str = "torch") -> None:
+        self.framework, self.nets = framework, mtcnn_nets.load(folder, framework)
 
     def detect(self, rgb: np.ndarray, min_face: float = 40.0) -> list[Detection]:
         """Faces of at least ``min_face`` pixels in an RGB uint8 image, highest score first."""
-        with self.torch.no_grad():
-            boxes = self._propose(rgb, min_face)
-            if len(boxes):
-                prob, reg = self.rnet(self._crops(rgb, boxes, 24))
-                keep = prob.numpy() > THRESHOLDS[1]
-                boxes, reg = boxes[keep], reg.numpy()[keep]
-                keep = nms(boxes, 0.7)
-                boxes = square(regress(boxes[keep], reg[keep]))
-            if not len(boxes):
-                return []
-            prob, reg, marks = (t.numpy() for t in self.onet(self._crops(rgb, boxes, 48)))
+        boxes = self._propose(rgb, min_face)
+        if len(boxes):
+            prob, reg = self.nets.crops("rnet", self._crops(rgb, boxes, 24))
+            keep = prob > THRESHOLDS[1]
+            boxes, reg = boxes[keep], reg[keep]
+            keep = nms(boxes, 0.7)
+            boxes = square(regress(boxes[keep], reg[keep]))
+        if not len(boxes):
+            return []
+        prob, reg, marks = self.nets.crops("onet", self._crops(rgb, boxes, 48))
         keep = prob > THRESHOLDS[2]
         boxes, prob, reg, marks = boxes[keep], prob[keep], reg[keep], marks[keep]
         size = boxes[:, 2:4] - boxes[:, 0:2] + 1
@@ -99,19 +70,20 @@ class Mtcnn:
         import cv2
 
         h, w = rgb.shape[:2]
-        scale, found = 12.0 / min_face, []
+        scales, levels, found = [], [], []
+        scale = 12.0 / min_face
         while min(h, w) * scale >= 12:
-            size = (int(w * scale + 1), int(h * scale + 1))
-            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-            x = self.torch.from_numpy(((small - 127.5) / 128.0).transpose(2, 0, 1)[None].copy())
-            prob, reg = (t[0].numpy() for t in self.pnet(x))
+            small = cv2.resize(rgb, (int(w * scale + 1), int(h * scale + 1)), interpolation=cv2.INTER_AREA)
+            scales.append(scale)
+            levels.append(((small.astype(np.float32) - 127.5) / 128.0).transpose(2, 0, 1))
+            scale *= PYRAMID_FACTOR
+        for scale, (prob, reg) in zip(scales, self.nets.pnet(levels), strict=True):
             ys, xs = np.nonzero(prob >= THRESHOLDS[0])
             if len(ys):
                 cells = np.stack([xs, ys], 1).astype(np.float32)
                 boxes = np.concatenate([np.floor((2 * cells + 1) / scale), np.floor((2 * cells + 12) / scale),
                                         prob[ys, xs, None], reg[:, ys, xs].T], 1)
                 found.append(boxes[nms(boxes, 0.5)])
-            scale *= PYRAMID_FACTOR
         if not found:
             return np.zeros((0, 5), np.float32)
         boxes = np.concatenate(found)
@@ -120,7 +92,7 @@ class Mtcnn:
         corners = boxes[:, :4] + boxes[:, 5:9] * np.tile(wh, 2)
         return square(np.concatenate([corners, boxes[:, 4:5]], 1))
 
-    def _crops(self, rgb: np.ndarray, boxes: np.ndarray, size: int) -> Any:
+    def _crops(self, rgb: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
         """``size`` x ``size`` crops of each (integer-rounded) box, zero outside the image, normalised NCHW."""
         import cv2
 
@@ -132,8 +104,7 @@ class Mtcnn:
             if ex > sx and ey > sy:
                 patch[sy - y1:ey - y1, sx - x1:ex - x1] = rgb[sy:ey, sx:ex]
             out[k] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
-        x = self.torch.from_numpy((out - 127.5) / 128.0).permute(0, 3, 1, 2)
-        return x.contiguous(memory_format=self.torch.channels_last)  # 10x faster ceil-mode max-pool on CPU
+        return ((out - 127.5) / 128.0).transpose(0, 3, 1, 2)
 
 
 def regress(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:

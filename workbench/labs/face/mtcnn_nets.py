@@ -1,0 +1,240 @@
+"""MTCNN's three networks (P-Net, R-Net, O-Net) written once over a small op table, run on torch or MindSpore.
+
+Why one network function over two op tables (as :mod:`workbench.labs.face.descriptor` does): the
+architecture lives in one place, so parity between the frameworks tests the ops, not two hand copies.
+Both tables read the same shipped weight files (``pnet.pt``, ``rnet.pt``, ``onet.pt``, facenet-pytorch's
+release; opened with ``torch.load``, torch being a dependency of the workbench either way).
+
+MindSpore compiles each network with ``ms.jit(fullgraph=True)`` (op by op, PyNative, costs a Python
+dispatch per op; ``fullgraph`` makes an uncompilable construct an error rather than an interpreted
+node). A graph is compiled once per input shape, so inputs are zero-padded to fixed shapes:
+R-Net and O-Net batches to :data:`BATCH_BUCKETS` crops, P-Net's pyramid levels to the next size in
+:data:`SIDE_BUCKETS` on each axis. Padding P-Net's input must not change any output cell that the
+unpadded level has: convolutions only look right and down, so cells inside the level are untouched,
+except that the level's last pooled row/column (ceil mode, a window half past the edge) would then see
+padded values; an additive mask of ``-1e4`` outside the level's first-convolution output keeps that
+window's maximum to the real half, exactly as ceil mode does. Outputs are cropped back to the level.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+NETS = ("pnet", "rnet", "onet")
+BATCH_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64)
+SIDE_BUCKETS = (16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512)
+MASKED = -1e4  # far below any first-layer activation here (inputs are in [-1, 1])
+
+
+def load_weights(folder: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """The three networks' tensors as float32 arrays, from the shipped ``<net>.pt`` files."""
+    import torch
+
+    return {net: {k: v.numpy().astype(np.float32) for k, v in
+                  torch.load(Path(folder) / f"{net}.pt", weights_only=True).items()} for net in NETS}
+
+
+def pnet(ops: Any, x: Any, mask: Any = None) -> tuple[Any, Any]:
+    """Face probability map and box offsets (stride 2, 12 x 12 windows); ``mask`` is added after layer 1."""
+    x = ops.prelu(ops.conv("pnet", x, "conv1"), "pnet", "prelu1")
+    if mask is not None:
+        x = x + mask
+    x = ops.max_pool(x, 2, 2)
+    x = ops.prelu(ops.conv("pnet", x, "conv2"), "pnet", "prelu2")
+    x = ops.prelu(ops.conv("pnet", x, "conv3"), "pnet", "prelu3")
+    return ops.face_prob(ops.conv("pnet", x, "conv4_1")), ops.conv("pnet", x, "conv4_2")
+
+
+def rnet(ops: Any, x: Any) -> tuple[Any, Any]:
+    """Face probability and box offsets of 24 x 24 crops."""
+    x = ops.max_pool(ops.prelu(ops.conv("rnet", x, "conv1"), "rnet", "prelu1"), 3, 2)
+    x = ops.max_pool(ops.prelu(ops.conv("rnet", x, "conv2"), "rnet", "prelu2"), 3, 2)
+    x = ops.flatten(ops.prelu(ops.conv("rnet", x, "conv3"), "rnet", "prelu3"))
+    x = ops.prelu(ops.dense("rnet", x, "dense4"), "rnet", "prelu4")
+    return ops.face_prob(ops.dense("rnet", x, "dense5_1")), ops.dense("rnet", x, "dense5_2")
+
+
+def onet(ops: Any, x: Any) -> tuple[Any, Any, Any]:
+    """Face probability, box offsets and five landmarks (fractions of the box) of 48 x 48 crops."""
+    x = ops.max_pool(ops.prelu(ops.conv("onet", x, "conv1"), "onet", "prelu1"), 3, 2)
+    x = ops.max_pool(ops.prelu(ops.conv("onet", x, "conv2"), "onet", "prelu2"), 3, 2)
+    x = ops.max_pool(ops.prelu(ops.conv("onet", x, "conv3"), "onet", "prelu3"), 2, 2)
+    x = ops.flatten(ops.prelu(ops.conv("onet", x, "conv4"), "onet", "prelu4"))
+    x = ops.prelu(ops.dense("onet", x, "dense5"), "onet", "prelu5")
+    return (ops.face_prob(ops.dense("onet", x, "dense6_1")), ops.dense("onet", x, "dense6_2"),
+            ops.dense("onet", x, "dense6_3"))
+
+
+class TorchNets:
+    """The op table on torch, and the three networks on NCHW float32 arrays (any shape, no compilation)."""
+
+    def __init__(self, weights: dict[str, dict[str, np.ndarray]]) -> None:
+        import torch
+        import torch.nn.functional as fn
+
+        self.torch, self.fn = torch, fn
+        self.w = {net: {k: torch.from_numpy(v) for k, v in w.items()} for net, w in weights.items()}
+
+    def conv(self, net: str, x: Any, name: str) -> Any:
+        return self.fn.conv2d(x, self.w[net][f"{name}.weight"], self.w[net][f"{name}.bias"])
+
+    def prelu(self, x: Any, net: str, name: str) -> Any:
+        return self.fn.prelu(x, self.w[net][f"{name}.weight"])
+
+    def max_pool(self, x: Any, size: int, stride: int) -> Any:
+        return self.fn.max_pool2d(x, size, stride, ceil_mode=True)
+
+    def dense(self, net: str, x: Any, name: str) -> Any:
+        return self.fn.linear(x, self.w[net][f"{name}.weight"], self.w[net][f"{name}.bias"])
+
+    def flatten(self, x: Any) -> Any:
+        return x.permute(0, 3, 2, 1).reshape(x.shape[0], -1)  # Caffe's flatten order
+
+    def face_prob(self, x: Any) -> Any:
+        return self.fn.softmax(x, 1)[:, 1]
+
+    def pnet(self, levels: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """P-Net on each (3, h, w) pyramid level: probability (h', w') and offsets (4, h', w'), one call each."""
+        out = []
+        with self.torch.no_grad():
+            for level in levels:
+                prob, reg = pnet(self, self.torch.from_numpy(np.ascontiguousarray(level[None])))
+                out.append((prob[0].numpy(), reg[0].numpy()))
+        return out
+
+    def crops(self, net: str, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+        """R-Net or O-Net on an (n, 3, s, s) batch of crops."""
+        x = self.torch.from_numpy(batch).contiguous(memory_format=self.torch.channels_last)  # 10x faster ceil-mode pool
+        with self.torch.no_grad():
+            return tuple(t.numpy() for t in (rnet if net == "rnet" else onet)(self, x))
+
+
+class MindSporeNets:
+    """The op table on MindSpore, and the three networks as compiled graphs on padded, fixed-shape inputs."""
+
+    def __init__(self, weights: dict[str, dict[str, np.ndarray]]) -> None:
+        import mindspore
+        from mindspore import ops
+
+        self.ms, self.ops = mindspore, ops
+        self.w = {net: {k: mindspore.Tensor(v) for k, v in w.items()} for net, w in weights.items()}
+        if os.environ.get("MS_JIT") == "0":
+            warnings.warn("MS_JIT=0 is set: MindSpore runs MTCNN op by op (PyNative), several times slower "
+                          "than the compiled graphs; unset MS_JIT to compile them", stacklevel=3)
+        me = self
+
+        def pnet_graph(x: Any, mask: Any) -> Any:
+            return pnet(me, x, mask)
+
+        def rnet_graph(x: Any) -> Any:
+            return rnet(me, x)
+
+        def onet_graph(x: Any) -> Any:
+            return onet(me, x)
+
+        self._pnet = mindspore.jit(pnet_graph, fullgraph=True)
+        self._rnet = mindspore.jit(rnet_graph, fullgraph=True)
+        self._onet = mindspore.jit(onet_graph, fullgraph=True)
+
+    def conv(self, net: str, x: Any, name: str) -> Any:
+        return self.ops.conv2d(x, self.w[net][f"{name}.weight"], self.w[net][f"{name}.bias"])
+
+    def prelu(self, x: Any, net: str, name: str) -> Any:
+        return self.ops.prelu(x, self.w[net][f"{name}.weight"])
+
+    def max_pool(self, x: Any, size: int, stride: int) -> Any:
+        """Ceil-mode pooling by the ``MaxPool`` primitive (4x faster here than ``ops.max_pool2d``'s kernel).
+
+        Where the windows fit exactly, VALID; where ceil mode adds a window half past the edge, SAME, which
+        here pads only after the edge and ignores the padding: the same windows (:func:`same_is_ceil`).
+        """
+        rows, cols = x.shape[2], x.shape[3]
+        if (rows - size) % stride == 0 and (cols - size) % stride == 0:
+            return self.ops.MaxPool(size, stride, "VALID")(x)
+        if not (same_is_ceil(rows, size, stride) and same_is_ceil(cols, size, stride)):
+            raise ValueError(f"no MaxPool mode pools {rows} x {cols} as ceil mode does (size {size}, stride {stride})")
+        return self.ops.MaxPool(size, stride, "SAME")(x)
+
+    def dense(self, net: str, x: Any, name: str) -> Any:
+        return self.ops.dense(x, self.w[net][f"{name}.weight"], self.w[net][f"{name}.bias"])
+
+    def flatten(self, x: Any) -> Any:
+        return x.transpose(0, 3, 2, 1).reshape(x.shape[0], -1)
+
+    def face_prob(self, x: Any) -> Any:
+        return self.ops.softmax(x, 1)[:, 1]
+
+    def pnet(self, levels: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """P-Net on every pyramid level in one call: the levels side by side on one canvas (:func:`atlas`)."""
+        canvas, mask, offsets = atlas(levels)
+        prob, reg = (t.asnumpy()[0] for t in self._pnet(self.ms.Tensor(canvas), self.ms.Tensor(mask)))
+        out = []
+        for level, x in zip(levels, offsets, strict=True):
+            rows, cols, left = pnet_side(level.shape[1]), pnet_side(level.shape[2]), x // 2
+            out.append((prob[:rows, left:left + cols], reg[:, :rows, left:left + cols]))
+        return out
+
+    def crops(self, net: str, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+        """R-Net or O-Net on an (n, 3, s, s) batch, in chunks padded to :data:`BATCH_BUCKETS` crops."""
+        run, largest, parts = self._rnet if net == "rnet" else self._onet, BATCH_BUCKETS[-1], []
+        for start in range(0, len(batch), largest):
+            chunk = batch[start:start + largest]
+            padded = np.zeros((bucket(len(chunk), BATCH_BUCKETS), *chunk.shape[1:]), np.float32)
+            padded[:len(chunk)] = chunk
+            parts.append([t.asnumpy()[:len(chunk)] for t in run(self.ms.Tensor(padded))])
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
+
+def atlas(levels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The (3, h, w) levels side by side at even offsets on a zero canvas of :data:`SIDE_BUCKETS` sides.
+
+    Returns the (1, 3, H, W) canvas, the (1, 1, H - 2, W - 2) mask added after P-Net's first layer
+    (0 where that layer's 3 x 3 window lies inside one level, :data:`MASKED` elsewhere) and each level's
+    left offset. Why one canvas: MindSpore's per-call cost (hand-offs between its frontend, actor and kernel
+    threads) exceeded P-Net's arithmetic at these sizes, so one call per photo beats one per level, and one
+    canvas shape per photo size means one compiled graph for it. Why even offsets: P-Net's stride is 2, so
+    each level's cells then fall on the canvas's cells.
+    """
+    offsets, x = [], 0
+    for level in levels:
+        offsets.append(x)
+        x += level.shape[2] + level.shape[2] % 2
+    rows, cols = bucket(max(level.shape[1] for level in levels), SIDE_BUCKETS), bucket(x, SIDE_BUCKETS)
+    canvas = np.zeros((1, 3, rows, cols), np.float32)
+    mask = np.full((1, 1, rows - 2, cols - 2), MASKED, np.float32)
+    for level, left in zip(levels, offsets, strict=True):
+        _, h, w = level.shape
+        canvas[0, :, :h, left:left + w] = level
+        mask[0, 0, :h - 2, left:left + w - 2] = 0.0
+    return canvas, mask, offsets
+
+
+def bucket(n: int, sizes: tuple[int, ...]) -> int:
+    """The smallest of ``sizes`` that holds ``n`` (beyond the largest: the next multiple of it)."""
+    return next((s for s in sizes if s >= n), -(-n // sizes[-1]) * sizes[-1])
+
+
+def same_is_ceil(n: int, size: int, stride: int) -> bool:
+    """Whether SAME pooling of ``n`` gives ceil mode's windows: as many, and no padding before the first."""
+    ceil_count = -(-(n - size) // stride) + 1
+    same_count = -(-n // stride)
+    return ceil_count == same_count and max((same_count - 1) * stride + size - n, 0) // 2 == 0
+
+
+def pnet_side(n: int) -> int:
+    """P-Net's output cells along an input side of ``n`` pixels (3x3 conv, ceil-mode 2x2 pool, two 3x3 convs)."""
+    return -(-(n - 2) // 2) - 4
+
+
+def load(folder: str | Path, framework: str = "torch") -> TorchNets | MindSporeNets:
+    """The three networks on ``framework`` ("torch" or "mindspore"), weights from ``folder``."""
+    if framework == "torch":
+        return TorchNets(load_weights(folder))
+    if framework == "mindspore":
+        return MindSporeNets(load_weights(folder))
+    raise ValueError(f"unknown framework {framework!r}; use 'torch' or 'mindspore'")
