@@ -20,6 +20,8 @@ Crash safety is the lease's own: a heartbeat thread renews the lease every third
 killed outright stops renewing and the lease is reclaimed by its deadline at the next lease
 transaction or sweep (``devices/leases.py``); a run the server's scorer left behind as hung stops
 being renewed at its time limit. The sandbox dies with its scorer (bwrap's ``--die-with-parent``).
+A submission re-queued after its scorer was killed (``scoring_runs.resume``) first releases the lease
+of its earlier attempt, which would otherwise hold the team's quota until its deadline.
 
 Inside the sandbox (``grading/sandbox.py``, ``SandboxSpec.devices``/``env``) the run finds only the
 leased device's file and its driver's control nodes, at their host paths, the visibility variable
@@ -47,7 +49,7 @@ from workbench.devices import isolation, policy
 from workbench.devices.inventory import Device
 from workbench.devices.leases import LeaseManager, Request
 from workbench.devices.policy import DevicesBusy, LeaseRefused
-from workbench.devices.team_holders import EVENT_PREFIX
+from workbench.devices.team_holders import EVENT_PREFIX, team_holder
 from workbench.errors import NotebookRunError, WorkbenchError
 from workbench.hackathon.model import Event
 from workbench.store import Store
@@ -126,6 +128,9 @@ def team_device(store: Store, event: Event, team: str, submitter: str, inventory
         yield None
         return
     manager = LeaseManager.from_settings(store, inventory)
+    for stale in manager.list_leases(holder=team_holder(event.id, team)):
+        if stale["kernel_id"] == run_id(submission):  # an earlier attempt's, its scorer killed: it is dead
+            manager.release(int(stale["lease"]), reason="the scorer of this run was restarted")
     try:
         lease = manager.acquire(_member(store, event.id, team, submitter), [Request(kind, 1)],
                                 course=f"{EVENT_PREFIX}{event.id}", kernel_id=run_id(submission))

@@ -35,7 +35,7 @@ from tests.integration.hackathon.tiny_event import Spec, write
 from workbench.devices.leases import LeaseManager, Request
 from workbench.devices.policy import Policy
 from workbench.devices.team_holders import team_holder
-from workbench.hackathon import catalog, teams
+from workbench.hackathon import catalog, scoring_runs, teams
 from workbench.hackathon.run_device import RELEASED, run_id
 from workbench.store import Store
 
@@ -251,3 +251,26 @@ def test_e_the_server_s_scorer_runs_a_rest_submission_on_the_team_s_npu(
     [leased] = [d["id"] for d in lease["devices"]]
     assert seen(found) == {"dev": sorted([f"davinci{leased}", "davinci_manager"])}
     assert (lease["holder"], lease["state"], lease["reason"]) == (team_holder("tiny", "owls"), "ended", RELEASED)
+
+
+def test_f_a_run_re_queued_after_its_scorer_was_killed_releases_its_earlier_lease(machine: Machine) -> None:
+    """With a quota of one NPU, the dead attempt's lease (live until its deadline, 60 s) would refuse the
+    re-run; the re-run releases it first, saying why, and is scored."""
+    path = machine.tmp / "slow.ipynb"
+    path.write_text(writes(new_notebook(cells=[new_code_cell("import time\ntime.sleep(3)"), new_code_cell(PREDICT)])))
+    scorer = subprocess.Popen([sys.executable, "-m", "workbench.cli", "event", "submit", "tiny", str(path),
+                               "--kind", "notebook", "--user", "ann"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    manager = machine.manager()
+    deadline = time.monotonic() + 60
+    while not (live := [x for x in manager.list_leases() if (x["kernel_id"] or "").startswith("event-run:")]):
+        assert time.monotonic() < deadline and scorer.poll() is None, "the run never leased its NPU"
+        time.sleep(0.1)
+    os.killpg(scorer.pid, signal.SIGKILL)
+    scorer.wait()
+    assert scoring_runs.resume(Store(machine.db_url)) == (1, 0)  # what the next server start does
+    again = json.loads(cli("score", "tiny", "--json").stdout)["scored"]
+    assert [s["status"] for s in again] == ["scored"], again
+    first = manager.get(live[0]["lease"])
+    assert (first["state"], first["reason"]) == ("ended", "the scorer of this run was restarted")
+    assert manager.held() == {}
