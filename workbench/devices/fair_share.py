@@ -45,10 +45,6 @@ AHEAD = Prepared(
            or_(_key(U) < _MY_KEY, and_(_key(U) == _MY_KEY, L.requested < bindparam("req", type_=L.requested.type)))))
 
 
-QUEUED_ANY = Prepared(select(L.id).where(L.state == "queued", L.kind == bindparam("kind"), L.id != bindparam("mine"))
-                      .limit(1))
-
-
 def ahead(conn: Connection, kind: str, holder: str, mine: Mapping[str, Any] | None, now: datetime) -> tuple[int, int]:
     """Queued requests of ``kind`` that go before this one: (how many, how many devices they want)."""
     [row] = AHEAD.run(conn, {"kind": kind, "holder": holder, "mine": mine["id"] if mine else 0,

@@ -7,9 +7,12 @@ still ``Store.write``'s. Each statement is shaped for an index of migration ``00
 
 - expired leases: ``leases(state, deadline)``: an index range per open state, empty (and so
   nearly free) when nothing has expired;
-- free devices of a kind: ``device_slots(kind, lease_id, enabled)``: ``kind = ? AND lease_id IS
-  NULL AND enabled`` is one index range, already in ``id`` order, covered for the count;
-- a holder's live leases (concurrent-device quota): ``leases(holder, state)``.
+- free devices of a kind: ``kind = ? AND lease_id IS NULL AND enabled`` is one index range, already
+  in ``id`` order: on SQLite ``device_slots(kind, lease_id, enabled)`` (covered for the count), on
+  PostgreSQL the partial ``ix_device_slots_free(kind, id)`` of migration 0011, which its planner
+  picks only for ``ORDER BY kind, id`` (for ``ORDER BY id`` it walks the primary key past every held
+  device, assuming free ones are spread evenly);
+- a holder's live leases and metered use (the quotas, one statement): ``leases(holder, state)``.
 
 A lease that starts or ends also updates its holder's ``fair_share_usage`` row in the same
 transaction (``start_usage``, ``end``), so the queue's order never reads lease history
@@ -27,7 +30,23 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Float, Table, bindparam, case, exc, func, insert, or_, select, text, true, update
+from sqlalchemy import (
+    Connection,
+    Float,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exc,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
@@ -110,13 +129,17 @@ LEASE_BY_ID = Prepared(select(LEASES).where(L.id == bindparam("lid")))
 EXPIRED = Prepared(select(LEASES).where(_OPEN_STATE, L.deadline < bindparam("now")))
 EXPIRED_PG = Prepared(select(LEASES).where(_OPEN_STATE, L.deadline < bindparam("now"))
                       .with_for_update(skip_locked=True))
-LIVE_OF_HOLDER = Prepared(select(L.id, L.count).where(L.holder == bindparam("holder"), L.state == "live")
-                          .order_by(L.id))
 _FREE = (D.kind == bindparam("kind"), D.lease_id.is_(None), D.enabled == true())
 COUNT_FREE = Prepared(select(func.count().label("free")).select_from(SLOTS).where(*_FREE))
-FIRST_FREE = Prepared(select(D.id, D.ident).where(*_FREE).order_by(D.id).limit(bindparam("n")))
-FIRST_FREE_PG = Prepared(select(D.id, D.ident).where(*_FREE).order_by(D.id).limit(bindparam("n"))
+FIRST_FREE = Prepared(select(D.id, D.ident).where(*_FREE).order_by(D.kind, D.id).limit(bindparam("n")))
+FIRST_FREE_PG = Prepared(select(D.id, D.ident).where(*_FREE).order_by(D.kind, D.id).limit(bindparam("n"))
                          .with_for_update(skip_locked=True))
+_QUEUED = (L.state == "queued", L.kind == bindparam("kind"), L.id != bindparam("mine"))  # others' requests
+QUEUED_ANY = Prepared(select(L.id).where(*_QUEUED).limit(1))
+# The free rows only when nobody else is queued for the kind: the common grant in one statement.
+_UNQUEUED = select(D.id, D.ident).where(*_FREE, ~exists().where(*_QUEUED)).order_by(D.kind, D.id).limit(bindparam("n"))
+FREE_UNQUEUED = Prepared(_UNQUEUED)
+FREE_UNQUEUED_PG = Prepared(_UNQUEUED.with_for_update(skip_locked=True, of=SLOTS))
 INSERT_LEASE = Prepared(insert(LEASES).values({c.key: bindparam(c.key) for c in LEASES.columns if c.key != "id"})
                         .returning(L.id))
 TAKE_SLOT = Prepared(update(SLOTS).where(D.id == bindparam("slot")).values(lease_id=bindparam("lid")))
@@ -156,15 +179,17 @@ UPDATE_LEASE = update(LEASES).where(L.id == bindparam("lid"))  # SET: the other 
 
 
 @cache
-def used_query(by_course: bool, since: bool, kinds: tuple[str, ...]) -> Prepared:
-    """A holder's lease rows that count against a device-hour quota (built once per shape)."""
-    query = select(L.started, L.ended, L.count).where(
-        L.holder == bindparam("holder"), or_(*(L.kind == k for k in kinds)), L.started.is_not(None))
+def holder_query(by_course: bool, since: bool, kinds: tuple[str, ...]) -> Prepared:
+    """A holder's live leases (the concurrent-device quota) and the lease rows that count against its
+    device-hour quota, in one statement (built once per shape); ``state`` tells them apart."""
+    used = [or_(*(L.kind == k for k in kinds))]
     if by_course:
-        query = query.where(L.course == bindparam("course"))
+        used.append(L.course == bindparam("course"))
     if since:
-        query = query.where((L.ended.is_(None)) | (L.ended > bindparam("start")))
-    return Prepared(query)
+        used.append((L.ended.is_(None)) | (L.ended > bindparam("start")))
+    return Prepared(select(L.id, L.state, L.kind, L.course, L.started, L.ended, L.count).where(
+        L.holder == bindparam("holder"), L.started.is_not(None), or_(L.state == "live", and_(*used)))
+        .order_by(L.id))
 
 
 def lease_values(row: Any) -> dict[str, Any]:

@@ -168,11 +168,9 @@ class LeaseManager:
             if over:
                 refusals.append(QuotaExceeded(over))
                 continue
-            if self._enough_free(conn, req, holder, mine, now):
-                where = {"kind": req.kind, "n": req.count}
-                slots = (sql.FIRST_FREE_PG if pg else sql.FIRST_FREE).run(conn, where)
-                if len(slots) == req.count:
-                    return self._grant(conn, mine, slots, holder, req, requests, course, kernel_id, ttl, quota)
+            slots = self._free(conn, req, holder, mine, now, pg)
+            if len(slots) == req.count:
+                return self._grant(conn, mine, slots, holder, req, requests, course, kernel_id, ttl, quota)
             busy = busy or req
         if busy is None:
             raise refusals[0] if len(refusals) == 1 else type(refusals[0])(
@@ -186,16 +184,21 @@ class LeaseManager:
                                      state="queued"), position)
 
     @staticmethod
-    def _enough_free(conn: Connection, req: Request, holder: str, mine: Mapping[str, Any] | None,
-                     now: datetime) -> bool:
-        """Whether ``req`` may try to take free devices: with nobody else queued for the kind, yes (the
-        take then finds them or not; on PostgreSQL it skips rows another decision has locked); else
-        only if enough are free beyond what the requests ahead of it in fair-share order want. The
-        order is computed only then: a request that finds too few free is busy wherever it stands."""
-        if not fair_share.QUEUED_ANY.run(conn, {"kind": req.kind, "mine": mine["id"] if mine else 0}):
-            return True
-        free = int(sql.COUNT_FREE.run(conn, {"kind": req.kind})[0]["free"])
-        return free >= req.count and free - fair_share.ahead(conn, req.kind, holder, mine, now)[1] >= req.count
+    def _free(conn: Connection, req: Request, holder: str, mine: Mapping[str, Any] | None, now: datetime,
+              pg: bool) -> list[dict[str, Any]]:
+        """Free devices ``req`` may take (locked on PostgreSQL, skipping rows another decision holds);
+        fewer than it asks for means busy. With nobody else queued for the kind, the first free rows,
+        in one statement; else only if enough are free beyond what the requests ahead of it in
+        fair-share order want — the order is computed only then: with too few free, a request is
+        busy wherever it stands."""
+        where = {"kind": req.kind, "n": req.count, "mine": mine["id"] if mine else 0}
+        slots = (sql.FREE_UNQUEUED_PG if pg else sql.FREE_UNQUEUED).run(conn, where)
+        if slots or not sql.QUEUED_ANY.run(conn, where):
+            return slots
+        free = int(sql.COUNT_FREE.run(conn, where)[0]["free"])
+        if free < req.count or free - fair_share.ahead(conn, req.kind, holder, mine, now)[1] < req.count:
+            return []
+        return (sql.FIRST_FREE_PG if pg else sql.FIRST_FREE).run(conn, where)
 
     def _save(self, conn: Connection, mine: Mapping[str, Any] | None, values: dict[str, Any], holder: str,
               requests: list[Request], course: str | None, kernel_id: str | None, ttl: float, now: datetime,

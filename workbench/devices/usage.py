@@ -22,27 +22,35 @@ class HolderUsage:
     def __init__(self, conn: Connection, holder: str, course: str | None, quota: policy.Quota,
                  now: datetime) -> None:
         self.conn, self.holder, self.course, self.quota, self.now = conn, holder, course, quota, now
-        self._live: list[dict[str, Any]] | None = None
-        self._used: float | None = None
+        self._rows: list[dict[str, Any]] | None = None
+        self.start, _ = policy.period_bounds(quota.period, now)
+
+    def _read(self) -> list[dict[str, Any]]:
+        """The holder's live and metered lease rows, read on the first question (one statement for both)."""
+        if self._rows is None:
+            quota, params = self.quota, {"holder": self.holder, "course": self.course, "start": self.start}
+            query = sql.holder_query(bool(self.course), self.start is not None, quota.metered)
+            self._rows = query.run(self.conn, params)
+        return self._rows
+
+    def _counts(self, row: dict[str, Any]) -> bool:
+        """Whether the row counts against the device-hour quota (the statement also returns live others)."""
+        return (row["kind"] in self.quota.metered and (not self.course or row["course"] == self.course)
+                and (self.start is None or row["ended"] is None or row["ended"] > self.start))
 
     def problem(self, req: Request) -> str | None:
         """Why the quota refuses ``req``, or None."""
         quota, holder, course = self.quota, self.holder, self.course
         if quota.concurrent_devices is not None:
-            if self._live is None:
-                self._live = sql.LIVE_OF_HOLDER.run(self.conn, {"holder": holder})
-            held = sum(r["count"] for r in self._live)
+            live = [r for r in self._read() if r["state"] == "live"]
+            held = sum(r["count"] for r in live)
             if held + req.count > quota.concurrent_devices:
-                ids = [r["id"] for r in self._live]
+                ids = [r["id"] for r in live]
                 return policy.concurrent_message(holder, course, quota, held, ids, req.count)
         if quota.device_hours is not None and req.kind in quota.metered:
-            start, _ = policy.period_bounds(quota.period, self.now)
-            if self._used is None:
-                params = {"holder": holder, "course": course, "start": start}
-                rows = sql.used_query(bool(course), start is not None, quota.metered).run(self.conn, params)
-                self._used = sum(device_seconds(r, self.now, start) for r in rows)
-            if self._used >= quota.device_hours * 3600:
-                return policy.hours_message(holder, course, quota, self._used, self.now)
+            used = sum(device_seconds(r, self.now, self.start) for r in self._read() if self._counts(r))
+            if used >= quota.device_hours * 3600:
+                return policy.hours_message(holder, course, quota, used, self.now)
         return None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workbench.store.models import Base, UTCDateTime, utcnow
@@ -59,6 +59,10 @@ class DeviceSlot(Base):
     __table_args__ = (
         UniqueConstraint("kind", "ident"),
         Index("ix_device_slots_kind_lease_id", "kind", "lease_id", "enabled"),
+        # The free ones of a kind in id order (the first free are taken): without it PostgreSQL walks the
+        # primary key past every held row (migration 0011).
+        Index("ix_device_slots_free", "kind", "id", sqlite_where=text("lease_id IS NULL AND enabled = 1"),
+              postgresql_where=text("lease_id IS NULL AND enabled")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
