@@ -4,7 +4,8 @@ The six shipped photos plus one with two faces side by side; one warm-up round, 
 rounds; per stage, milliseconds per face summed over the photos, median over rounds
 (``workbench.labs.face.pipeline.stage_ms_per_face``, what the lab times too); then the same photos
 with detection and embedding overlapped on two threads (``Pipeline.overlapped``), wall time per face.
-Detection and alignment are OpenCV/torch on the CPU whatever the embedding framework. Both frameworks
+Each framework's row runs MTCNN's networks on that framework (``Detector(folder, framework)``);
+alignment and MTCNN's box arithmetic are OpenCV/NumPy either way. Both frameworks
 get the same number of intra-op threads (``FRAMEWORK_THREADS``, default 1 as in the labs: on a shared
 2-core host a second intra-op thread waits on a busy core), so the ratio compares the frameworks, not
 their thread pools. Also prints MindSpore's compiled graph count (none would mean op by op), and the
@@ -47,16 +48,15 @@ def main() -> None:
     by_name = {p.stem: detect.read_rgb(p) for p in sorted((DATA / "faces" / "test_images").glob("*.jpg"))}
     group = np.hstack([by_name["obama"], by_name["biden"][100:100 + by_name["obama"].shape[0]]])  # two faces
     photos = [*by_name.values(), group]
-    detector = detect.Detector(DATA / "mtcnn")
     rows, overlapped, cpu, graphs = {}, {}, {}, 0
     for name in ("torch", "mindspore"):
         compiled_before = len(ms_api.ms_compile_cache)
-        run = pipeline.Pipeline(detector, descriptor.load(DATA / "face_api", name))
+        run = pipeline.Pipeline(detect.Detector(DATA / "mtcnn", name), descriptor.load(DATA / "face_api", name))
         rows[name] = pipeline.stage_ms_per_face(run, photos, args.repeats)
         overlapped[name] = pipeline.overlapped_ms_per_face(run, photos, args.repeats)
         cpu[name] = cpu_ms_per_face(run, photos, args.repeats)
         graphs += len(ms_api.ms_compile_cache) - compiled_before
-    faces = sum(len(detector.detect(p)) for p in photos)
+    faces = sum(len(run.detector.detect(p)) for p in photos)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {threads} threads per framework, CPU; "
           f"{len(photos)} photos ({faces} faces) x {args.repeats} rounds; MindSpore graphs compiled: {graphs}")
     print("| framework | detect ms | align ms | embed ms | total ms per face | overlapped ms per face "

@@ -7,13 +7,14 @@ release; opened with ``torch.load``, torch being a dependency of the workbench e
 
 MindSpore compiles each network with ``ms.jit(fullgraph=True)`` (op by op, PyNative, costs a Python
 dispatch per op; ``fullgraph`` makes an uncompilable construct an error rather than an interpreted
-node). A graph is compiled once per input shape, so inputs are zero-padded to fixed shapes:
-R-Net and O-Net batches to :data:`BATCH_BUCKETS` crops, P-Net's pyramid levels to the next size in
-:data:`SIDE_BUCKETS` on each axis. Padding P-Net's input must not change any output cell that the
-unpadded level has: convolutions only look right and down, so cells inside the level are untouched,
-except that the level's last pooled row/column (ceil mode, a window half past the edge) would then see
-padded values; an additive mask of ``-1e4`` outside the level's first-convolution output keeps that
-window's maximum to the real half, exactly as ceil mode does. Outputs are cropped back to the level.
+node). A graph is compiled once per input shape, so inputs are zero-padded to fixed shapes: R-Net and
+O-Net batches to :data:`BATCH_BUCKETS` crops, and P-Net gets every pyramid level of a photo at once,
+side by side on one canvas whose sides are taken from :data:`SIDE_BUCKETS` (:func:`atlas`). Padding
+must not change any output cell a level has alone: convolutions only look right and down, so cells
+inside a level are untouched, except that a level's last pooled row/column (ceil mode, a window half
+past the edge) would see its neighbour or the padding; an additive mask of ``-1e4`` outside each
+level's first-convolution output keeps that window's maximum to the level's half, exactly as ceil
+mode does. Each level's outputs are cut back out of the canvas's.
 """
 
 from __future__ import annotations
