@@ -138,12 +138,8 @@ def register_found(store: Store, course: str, lab: str, found: list[Found], stor
 def stored_pending(store: Store, course: str, lab: str, source_sha: str,
                    force: bool = False) -> list[tuple[int, Path]]:
     """Each student's latest stored submission that is not yet graded against this source."""
-    latest = gradebook.submissions(store, course, lab, latest_only=True)
-    pending = []
-    for sub in latest:
-        if force or sub["status"] != "graded" or sub["source_sha256"] != source_sha:
-            pending.append((sub["id"], Path(gradebook.stored_path(store, sub["id"]))))
-    return pending
+    return [(sub_id, Path(path)) for sub_id, path, status, sha in gradebook.latest_stored(store, course, lab)
+            if force or status != "graded" or sha != source_sha]
 
 
 class _Pool:

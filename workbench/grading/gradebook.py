@@ -301,6 +301,26 @@ def submissions(store: Store, course: str, lab: str | None = None, student: str 
         return found
 
 
+def latest_stored(store: Store, course: str, lab: str) -> list[tuple[int, str, str, str]]:
+    """Each student's latest submission of ``lab`` as (id, stored path, status, source_sha256), the
+    same "latest" as ``submissions(latest_only=True)``. Why a query of its own: deciding what to
+    (re-)grade needs four columns, and building each submission's JSON (its tasks and adjustments, a
+    query each) cost an instructor's re-grade of 40 about 50 ms before the first sandbox started."""
+    with store.session() as session:
+        rows = session.execute(
+            select(g.Submission.id, g.Submission.student_id, g.Submission.path, g.Submission.status,
+                   g.Submission.source_sha256)
+            .where(g.Submission.course_id == course, g.Submission.lab_id == lab)
+            .order_by(g.Submission.submitted.desc(), g.Submission.id.desc()))
+        seen: set[int] = set()
+        latest = []
+        for row in rows:
+            if row.student_id not in seen:
+                seen.add(row.student_id)
+                latest.append((row.id, row.path, row.status, row.source_sha256))
+        return latest
+
+
 def submission(store: Store, submission_id: int, outputs: bool = True) -> dict[str, Any]:
     with store.session() as session:
         row = session.get(g.Submission, submission_id,
