@@ -5,7 +5,8 @@ rounds; per stage, milliseconds per face summed over the photos, median over rou
 (``workbench.labs.face.pipeline.stage_ms_per_face``, what the lab times too); then the same photos
 with detection and embedding overlapped on two threads (``Pipeline.overlapped``), wall time per face.
 Each framework's row runs MTCNN's networks on that framework (``Detector(folder, framework)``);
-alignment and MTCNN's box arithmetic are OpenCV/NumPy either way. Both frameworks
+alignment and MTCNN's box arithmetic are OpenCV/NumPy either way; a third row is the earlier MindSpore
+pipeline (MindSpore embedding, torch MTCNN), the peer for the change. Both frameworks
 get the same number of intra-op threads (``FRAMEWORK_THREADS``, default 1 as in the labs: on a shared
 2-core host a second intra-op thread waits on a busy core), so the ratio compares the frameworks, not
 their thread pools. Also prints MindSpore's compiled graph count (none would mean op by op), and the
@@ -32,6 +33,7 @@ sys.path.insert(0, str(REPO))
 from workbench.labs.face import descriptor, detect, pipeline  # noqa: E402
 
 DATA = REPO / "curricula" / "ai-compute-foundations" / "data"
+TORCH_MTCNN = "mindspore, torch MTCNN"  # the earlier MindSpore pipeline, for a ratio in the same run
 
 
 def main() -> None:
@@ -49,9 +51,11 @@ def main() -> None:
     group = np.hstack([by_name["obama"], by_name["biden"][100:100 + by_name["obama"].shape[0]]])  # two faces
     photos = [*by_name.values(), group]
     rows, overlapped, cpu, graphs = {}, {}, {}, 0
-    for name in ("torch", "mindspore"):
+    for name, detect_on, embed_on in (("torch", "torch", "torch"), ("mindspore", "mindspore", "mindspore"),
+                                      (TORCH_MTCNN, "torch", "mindspore")):
         compiled_before = len(ms_api.ms_compile_cache)
-        run = pipeline.Pipeline(detect.Detector(DATA / "mtcnn", name), descriptor.load(DATA / "face_api", name))
+        net = descriptor.load(DATA / "face_api", embed_on)
+        run = pipeline.Pipeline(detect.Detector(DATA / "mtcnn", detect_on), net)
         rows[name] = pipeline.stage_ms_per_face(run, photos, args.repeats)
         overlapped[name] = pipeline.overlapped_ms_per_face(run, photos, args.repeats)
         cpu[name] = cpu_ms_per_face(run, photos, args.repeats)
@@ -65,7 +69,12 @@ def main() -> None:
     for name, r in rows.items():
         print(f"| {name} | {r['detect']:.1f} | {r['align']:.2f} | {r['embed']:.1f} | {r['total']:.1f} "
               f"| {overlapped[name]:.1f} | {cpu[name]:.1f} |")
-    print(f"embed MindSpore / torch = {rows['mindspore']['embed'] / rows['torch']['embed']:.2f}x")
+    print(f"embed MindSpore / torch = {rows['mindspore']['embed'] / rows['torch']['embed']:.2f}x; "
+          f"detect MindSpore / torch = {rows['mindspore']['detect'] / rows['torch']['detect']:.2f}x")
+    for peer in ("torch", TORCH_MTCNN):
+        print(f"MindSpore pipeline / {peer}: overlapped {overlapped['mindspore'] / overlapped[peer]:.2f}x, "
+              f"sequential {rows['mindspore']['total'] / rows[peer]['total']:.2f}x, "
+              f"CPU {cpu['mindspore'] / cpu[peer]:.2f}x")
 
 
 def cpu_ms_per_face(run: pipeline.Pipeline, photos: list[np.ndarray], repeats: int) -> float:

@@ -50,7 +50,12 @@ class Pipeline:
         Why: on two cores, two single-threaded stages side by side keep both busy without the
         intra-op thread barriers that make a 2-thread convolution crawl when another process
         takes a core; per face, the time is then the slower stage's, not the sum.
+        Except when both stages run on MindSpore: graphs launched from two Python threads at once ran
+        3x slower than one after the other (2026-12-03, docs/benchmarks.md; 1.5x even taking turns
+        under a lock), so then every photo goes through on this thread, one stage after the other.
         """
+        if self.detector.mtcnn.framework == self.net.framework == "mindspore":
+            return [self(rgb) for rgb in photos]
         out: list[np.ndarray] = []
         with ThreadPoolExecutor(1) as pool:
             pending: Future[np.ndarray] | None = None
