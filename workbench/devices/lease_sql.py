@@ -214,7 +214,8 @@ def end(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> list[dic
     END_LEASE.run(conn, [{"lid": r["id"], "new_state": r["state"], "new_ended": r["ended"],
                           "new_reason": r["reason"]} for r in done])
     FREE_SLOTS.run(conn, [{"lid": r["id"]} for r in done])
-    started = [r for r in done if r["started"] is not None]  # a queued row that ends used nothing
+    # A queued row that ends used nothing; holders in one order, so two reclaims lock their rows alike.
+    started = sorted((r for r in done if r["started"] is not None), key=lambda r: str(r["holder"]))
     if started:
         END_USAGE.run(conn, [{"holder": r["holder"], "n": r["count"], "w": r["count"] * r["started"].timestamp(),
                               "end_s": r["ended"].timestamp(),

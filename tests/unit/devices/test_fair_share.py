@@ -117,3 +117,29 @@ def test_new_half_life_rebuilds(url: str) -> None:
     later.sync()  # a restart under the new policy
     check(later, 24)
     run_sequence(later, clock, random.Random(10), 30, 24)  # and kept from there on
+
+
+def test_migration_builds_the_rows_from_existing_leases(url: str) -> None:
+    """A store with lease history from before migration 0011: the first manager builds the rows."""
+    from alembic import command
+    from alembic.config import Config
+
+    from workbench.store.engine import MIGRATIONS
+
+    clock = Clock()
+    before = LeaseManager(Store(url), DEVICES, Policy(half_life_hours=3, default=Quota()), clock=clock)
+    run_sequence(before, clock, random.Random(11), 40, 3)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with before.store.engine.begin() as conn:  # back to the schema before the usage rows
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0010_event_team_quota")
+    before.store.engine.dispose()
+    store = Store(url)
+    store.upgrade()
+    after = LeaseManager(store, DEVICES, Policy(half_life_hours=3, default=Quota()), clock=clock)
+    after.sync()
+    check(after, 3)
+    with store.session() as s:
+        assert any(v > 0 for v in after.decayed_usage(s, set(HOLDERS), clock.now).values())  # history was kept
+    run_sequence(after, clock, random.Random(12), 20, 3)
