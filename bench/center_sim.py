@@ -199,6 +199,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--latency-ops", type=int, default=1000)
     parser.add_argument("--latency-live", type=int, default=10_000, help="live sessions held while timing")
     parser.add_argument("--no-sim", action="store_true", help="only the latency measurement")
+    parser.add_argument("--pg-synchronous-commit", nargs="+", choices=("off", "on"), default=["off"],
+                        help="PostgreSQL's synchronous_commit for the latency run (both: 'off on'); off is "
+                        "the counterpart of the SQLite store's synchronous=NORMAL, on is PostgreSQL's default")
     args = parser.parse_args(argv)
     cfg = Config(students=args.students or round(10_000 * args.scale), courses=args.courses,
                  npus=args.npus or round(1_000 * args.scale), days=args.days, seed=args.seed,
@@ -221,8 +224,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.latency:
         with tempfile.TemporaryDirectory() as tmp:
             latency = {"SQLite": measure(f"sqlite:///{tmp}/latency.db", args.latency_ops, args.latency_live)}
-        with throwaway_postgres() as url:
-            latency["PostgreSQL"] = measure(url, args.latency_ops, args.latency_live)
+        for mode in args.pg_synchronous_commit:
+            with throwaway_postgres(synchronous_commit=mode) as url:
+                name = "PostgreSQL" if mode == "off" else f"PostgreSQL, synchronous_commit={mode}"
+                latency[name] = measure(url, args.latency_ops, args.latency_live)
         print_latency(latency)
         result["latency"] = latency
     print(f"\nload average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -150,10 +150,8 @@ class LeaseManager:
                  kernel_id: str | None, ttl: float, queued_id: int | None, may_queue: bool) -> dict[str, Any]:
         conn, pg = s.connection(), self.store.kind == "postgresql"
         holder, quota = self._holder_and_quota(conn, holder, course)
-        if pg:
-            conn.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(holder.encode())})
         now = self.clock()
-        sql.reclaim(conn, now, pg)
+        sql.reclaim(conn, now, pg, lock=zlib.crc32(holder.encode()))  # PostgreSQL: the holder's lock first
         found = sql.LEASE_BY_ID.run(conn, {"lid": queued_id}) if queued_id else []
         mine = found[0] if found and found[0]["state"] == "queued" else None  # else reclaimed while we slept
         usage = HolderUsage(conn, holder, course, quota, now)  # read once, whatever the fallbacks
@@ -207,13 +205,19 @@ class LeaseManager:
         if mine is not None:
             conn.execute(sql.UPDATE_LEASE, {"lid": mine["id"], **values})
             return {**mine, **values}
-        row = {"holder": holder, "course": course, "kernel_id": kernel_id, "kind": values["kind"],
-               "count": values["count"], "request": [str(r) for r in requests], "devices": [], "state": state,
-               "requested": now, "started": None, "deadline": now, "max_end": None, "ended": None,
-               "last_activity": None, "ttl_s": ttl, "reason": "", "backend": "local", "backend_ref": None,
-               **values}
+        row = self._new_row(values, holder, requests, course, kernel_id, ttl, now, state)
         [key] = sql.INSERT_LEASE.run(conn, row)
         return {**key, **row}
+
+    @staticmethod
+    def _new_row(values: dict[str, Any], holder: str, requests: list[Request], course: str | None,
+                 kernel_id: str | None, ttl: float, now: datetime, state: str) -> dict[str, Any]:
+        """A new lease row's columns but its id: ``values`` over the defaults."""
+        return {"holder": holder, "course": course, "kernel_id": kernel_id, "kind": values["kind"],
+                "count": values["count"], "request": [str(r) for r in requests], "devices": [], "state": state,
+                "requested": now, "started": None, "deadline": now, "max_end": None, "ended": None,
+                "last_activity": None, "ttl_s": ttl, "reason": "", "backend": "local", "backend_ref": None,
+                **values}
 
     def _grant(self, conn: Connection, mine: Mapping[str, Any] | None, slots: Sequence[Any], holder: str,
                req: Request, requests: list[Request], course: str | None, kernel_id: str | None, ttl: float,
@@ -226,6 +230,11 @@ class LeaseManager:
                   "devices": [{"kind": req.kind, "id": d["ident"]} for d in ordered],
                   "deadline": min(deadline, max_end) if max_end else deadline, "max_end": max_end,
                   "last_activity": now}
+        if mine is None and self.store.kind == "postgresql":  # one statement: row, devices, usage
+            row = self._new_row(values, holder, requests, course, kernel_id, ttl, now, state="live")
+            use = sql.usage_params(holder, req.count, now, self._half_life_s)
+            [key] = sql.GRANT_NEW_PG.run(conn, {**row, **use, "slots": [d["id"] for d in slots]})
+            return lease_dict({**key, **row})
         row = self._save(conn, mine, values, holder, requests, course, kernel_id, ttl, now, state="live")
         sql.TAKE_SLOT.run(conn, [{"lid": row["id"], "slot": d["id"]} for d in slots])
         sql.start_usage(conn, holder, req.count, now, self._half_life_s)
