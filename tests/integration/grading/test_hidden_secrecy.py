@@ -36,6 +36,7 @@ HIDDEN_LOOP = ("### BEGIN HIDDEN TESTS\nfor word in ['qx-loop-4471']:  # QX-COMM
 SHOUT = "def shout(s):\n    return s.upper() + '!'"
 DOUBLE = "def double(x):\n    return x * 2"
 LIFTED = "judged by the grader, outside your process"
+LIFTED_TASKS = ("test_shout", "test_double")  # each hidden part is only liftable asserts
 
 COLLECT = """
 def _leak(items):
@@ -200,6 +201,14 @@ def double(x):
         return True
 def shout(s):
     return Anything()""", DOUBLE, []),
+    # The runner's own reply function, found by a gc scan, writes "ok" for the cells to come: every
+    # verdict the student's process reports is theirs to write, none that the grader decides is.
+    "forged-replies": (["""import gc, types
+_send = next(f for f in gc.get_objects() if isinstance(f, types.FunctionType) and f.__name__ == 'send'
+             and 'OUT' in f.__globals__ and 'receive' in f.__globals__)
+for _ in range(12):
+    _send({'status': 'ok', 'stdout': '', 'stderr': '', 'display': []})"""],
+                       "def shout(s):\n    return 'wrong'", "def double(x):\n    return -1", []),
     "no-asserts": (["""ip = get_ipython()
 ip.input_transformers_cleanup.append(lambda lines: [l.replace('assert ', 'pass  # ') for l in lines])"""],
                    "def shout(s):\n    return 'wrong'", "def double(x):\n    return -1", []),
@@ -298,9 +307,11 @@ def test_no_attack_gets_hidden_text_out_and_lifted_asserts_cannot_be_fooled(
         cli(capsys, "feedback", "--course", "sec101", "--lab", "lab1", "--student", name, "--out", str(page))
         pages[name] = page.read_text()
         assert_no_secret(pages[name], f"the feedback page of {name}")
-        # warm workers and a cold sandbox agree on every verdict
-        assert {k: (t["status"], t["points"]) for k, t in book[name].items()} == \
-               {k: (t["status"], t["points"]) for k, t in cold[name].items()}, name
+        # warm workers and a cold sandbox agree on every verdict (but those forged replies decide:
+        # where they land in the reply stream differs between the two runners)
+        judged = LIFTED_TASKS if name == "forged-replies" else book[name].keys()
+        assert {k: (book[name][k]["status"], book[name][k]["points"]) for k in judged} == \
+               {k: (cold[name][k]["status"], cold[name][k]["points"]) for k in judged}, name
 
     # The attacks did run: the hooks saw the feedback run's cells (the tests' visible parts only) ...
     assert "shout(&#x27;hi&#x27;)" in pages["ipython-hooks"] and "LEAK" in pages["trace-profile"]
@@ -330,6 +341,11 @@ def test_no_attack_gets_hidden_text_out_and_lifted_asserts_cannot_be_fooled(
     no_asserts = book["no-asserts"]
     assert {k: t["points"] for k, t in no_asserts.items()} == {"test_shout": 0.0, "test_double": 0.0,
                                                               "test_loop": 0.0, "test_visible": 1.0}
+    # Forged replies earn nothing on the lifted asserts, cold or warm; what the student's process
+    # judges itself (the visible assert, the loop) they may pass (docs/grading.md: lift what counts).
+    for run in (book, cold):
+        assert [run["forged-replies"][k]["points"] for k in LIFTED_TASKS] == [0.0, 0.0], run["forged-replies"]
+    assert cold["forged-replies"]["test_loop"]["points"] == 1.0  # fooled: the verdict is the process's own
 
 
 def test_rest_responses_carry_no_hidden_text(start_server: Any, tmp_path: Path, db_url: str) -> None:
