@@ -142,12 +142,13 @@ LOCK_AND_EXPIRED_PG = Prepared(select(LEASES).where(exists(select(_LOCK.c.locked
                                                     L.deadline < bindparam("now"))
                                .with_for_update(skip_locked=True, of=LEASES))
 _FREE = (D.kind == bindparam("kind"), D.lease_id.is_(None), D.enabled == true())
-COUNT_FREE = Prepared(select(func.count().label("free")).select_from(SLOTS).where(*_FREE))
 FIRST_FREE = Prepared(select(D.id, D.ident).where(*_FREE).order_by(D.kind, D.id).limit(bindparam("n")))
 FIRST_FREE_PG = Prepared(select(D.id, D.ident).where(*_FREE).order_by(D.kind, D.id).limit(bindparam("n"))
                          .with_for_update(skip_locked=True))
 _QUEUED = (L.state == "queued", L.kind == bindparam("kind"), L.id != bindparam("mine"))  # others' requests
-QUEUED_ANY = Prepared(select(L.id).where(*_QUEUED).limit(1))
+# When the first free rows were not taken: whether others wait for the kind, and how many are free.
+QUEUED_AND_FREE = Prepared(select(exists().where(*_QUEUED).label("queued"), select(func.count()).select_from(SLOTS)
+                                  .where(*_FREE).scalar_subquery().label("free")))
 # The free rows only when nobody else is queued for the kind: the common grant in one statement.
 _UNQUEUED = select(D.id, D.ident).where(*_FREE, ~exists().where(*_QUEUED)).order_by(D.kind, D.id).limit(bindparam("n"))
 FREE_UNQUEUED = Prepared(_UNQUEUED)

@@ -191,10 +191,12 @@ class LeaseManager:
         busy wherever it stands."""
         where = {"kind": req.kind, "n": req.count, "mine": mine["id"] if mine else 0}
         slots = (sql.FREE_UNQUEUED_PG if pg else sql.FREE_UNQUEUED).run(conn, where)
-        if slots or not sql.QUEUED_ANY.run(conn, where):
+        if slots:
             return slots
-        free = int(sql.COUNT_FREE.run(conn, where)[0]["free"])
-        if free < req.count or free - fair_share.ahead(conn, req.kind, holder, mine, now)[1] < req.count:
+        [probe] = sql.QUEUED_AND_FREE.run(conn, where)  # none taken: too few free, or others queued
+        free = int(probe["free"])
+        if not probe["queued"] or free < req.count or (
+                free - fair_share.ahead(conn, req.kind, holder, mine, now)[1] < req.count):
             return []
         return (sql.FIRST_FREE_PG if pg else sql.FIRST_FREE).run(conn, where)
 
