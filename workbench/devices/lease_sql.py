@@ -33,10 +33,8 @@ from typing import Any, cast
 from sqlalchemy import (
     Connection,
     Float,
-    Integer,
     Table,
     and_,
-    any_,
     bindparam,
     case,
     exc,
@@ -50,7 +48,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -181,11 +178,13 @@ def _start_usage(dml: Any) -> Any:
 
 
 START_USAGE = {"sqlite": Prepared(_start_usage(sqlite)), "postgresql": Prepared(_start_usage(postgresql))}
-# PostgreSQL: a new live lease in one statement instead of three — its row, its devices (``slots``)
-# taken, its holder's usage row started (START_USAGE's parameters; ``holder`` is the lease's).
+# PostgreSQL: a new live lease in one statement instead of three — its row, its first device
+# (``slot``; any further ones by TAKE_SLOT) taken, its holder's usage row started (START_USAGE's
+# parameters; ``holder`` is the lease's). One scalar ``slot``, not ``id = ANY(array)``: PostgreSQL
+# then reuses its generic plan; with the array it planned the statement afresh on every call.
 _NEW = cast(Any, INSERT_LEASE.stmt).cte("new")
 GRANT_NEW_PG = Prepared(select(_NEW.c.id).add_cte(
-    update(SLOTS).where(D.id == any_(bindparam("slots", type_=ARRAY(Integer))))
+    update(SLOTS).where(D.id == bindparam("slot"))
     .values(lease_id=select(_NEW.c.id).scalar_subquery()).cte("take"),
     _start_usage(postgresql).cte("usage")))
 _END_S = bindparam("end_s", type_=Float)

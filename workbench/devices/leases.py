@@ -235,7 +235,9 @@ class LeaseManager:
         if mine is None and self.store.kind == "postgresql":  # one statement: row, devices, usage
             row = self._new_row(values, holder, requests, course, kernel_id, ttl, now, state="live")
             use = sql.usage_params(holder, req.count, now, self._half_life_s)
-            [key] = sql.GRANT_NEW_PG.run(conn, {**row, **use, "slots": [d["id"] for d in slots]})
+            [key] = sql.GRANT_NEW_PG.run(conn, {**row, **use, "slot": slots[0]["id"]})
+            if len(slots) > 1:
+                sql.TAKE_SLOT.run(conn, [{"lid": key["id"], "slot": d["id"]} for d in slots[1:]])
             return lease_dict({**key, **row})
         row = self._save(conn, mine, values, holder, requests, course, kernel_id, ttl, now, state="live")
         sql.TAKE_SLOT.run(conn, [{"lid": row["id"], "slot": d["id"]} for d in slots])
