@@ -141,6 +141,10 @@ def run_hub(base: Path, students: int, servers: int, concurrency: int, notebook:
             except OSError:  # not listening yet
                 pass
             time.sleep(0.5)
+        else:
+            log.flush()
+            sys.exit(f"the hub or its workbench service did not come up in 120 s; the hub's log ends:\n"
+                     f"{(base / 'hub.log').read_text(errors='replace')[-4000:]}")
         tokens = {}
         for name in ["wb-instructor", *names]:
             scopes = [f"access:servers!user={name}", "access:services!service=workbench"]
