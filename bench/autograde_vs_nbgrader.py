@@ -2,7 +2,7 @@
 instructor's ``POST autograde`` to a running server whose warm workers outlive a run), ``nbgrader
 autograde`` and the cold floor, on the same generated class, same machine, same run.
 
-    python bench/autograde_vs_nbgrader.py --n 200 [--nbgrader-n 60] --lab numpy --lab torch [--workers 2] [--repeat 3]
+    python bench/autograde_vs_nbgrader.py --n 200 [--nbgrader-n 60] --lab numpy --lab torch [--workers N] [--repeat 3]
 
 The class is one lab (numpy, or numpy + torch) with a third each of correct, wrong and erroring
 submissions. nbgrader is installed by this script into its own virtual environment
@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from tests.fixtures.hub import hub_call, wait_healthy  # noqa: E402
 from tests.fixtures.jupyter_server import free_port  # noqa: E402
+from workbench.grading.autograde import default_workers  # noqa: E402
 
 NBGRADER_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "workbench-bench" / "venv-nbgrader"
 
@@ -253,7 +254,8 @@ def main() -> None:
     parser.add_argument("--nbgrader-n", type=int, help="submissions nbgrader grades (default --n); fewer saves "
                         "minutes: its time is linear in n and is then extrapolated to --n (marked '*')")
     parser.add_argument("--lab", action="append", choices=("numpy", "torch"), help="repeatable; default both")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="grading workers, CLI and service (default: the product's, two per core)")
     parser.add_argument("--repeat", type=int, default=3,
                         help="workbench runs per lab, each into a fresh store; the median counts (default 3)")
     parser.add_argument("--skip-nbgrader", action="store_true", help="only workbench and the cold floor")

@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lab", required=True, help="lab id in that course")
     parser.add_argument("--submissions", required=True,
                         help="folder: <student>/<lab>.ipynb, or nbgrader's [submitted/]<student>/<assignment>/")
-    parser.add_argument("--workers", type=int, default=2, help="parallel warm workers (default 2)")
+    parser.add_argument("--workers", type=int,
+                        help="parallel warm workers (default: two per core, see autograde.default_workers)")
     parser.add_argument("--timeout", type=float,
                         help="per-cell wall time limit, seconds (default: the lab's grading limits, else 30)")
     parser.add_argument("--total-timeout", type=float,

@@ -39,7 +39,7 @@ class GradingQueue:
         self.warm = WarmPool(idle_s)
         self.runs: collections.deque[dict[str, Any]] = collections.deque(maxlen=RUNS_KEPT)
 
-    def queue(self, course: str, lab: str, pending: list[tuple[int, Path]], workers: int = 1) -> None:
+    def queue(self, course: str, lab: str, pending: list[tuple[int, Path]], workers: int | None = None) -> None:
         if not pending:
             return
         future = self.executor.submit(self._grade, course, lab, pending, workers)
@@ -57,7 +57,7 @@ class GradingQueue:
 
         future.add_done_callback(done)
 
-    def _grade(self, course: str, lab: str, pending: list[tuple[int, Path]], workers: int) -> None:
+    def _grade(self, course: str, lab: str, pending: list[tuple[int, Path]], workers: int | None) -> None:
         began = time.monotonic()
         queue_state.begin(self.store, [sub_id for sub_id, _ in pending])
         source = catalog.lab_notebook(self.store, course, lab)

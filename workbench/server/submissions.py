@@ -139,7 +139,8 @@ class AutogradeHandler(GradingHandler):
         source = catalog.lab_notebook(self.store, course, lab)
         pending = autograde.stored_pending(self.store, course, lab, autograde.source_digest(source),
                                           force=bool(body.get("force")))
-        self.grading.queue(course, lab, pending, workers=int(body.get("workers", 2)))
+        workers = body.get("workers")
+        self.grading.queue(course, lab, pending, workers=int(workers) if workers else None)
         self.send({"queued": [sub_id for sub_id, _ in pending]}, status=202)
 
 
