@@ -52,10 +52,14 @@ def ahead(conn: Connection, kind: str, holder: str, mine: Mapping[str, Any] | No
     return int(row["n"]), int(row["demand"])
 
 
+def decay_value(amount: float, halvings: float) -> float:
+    """``lease_sql.decay`` in Python: ``amount`` x 0.5^``halvings``, 0 past 60 halvings or under 1e-12."""
+    return 0.0 if halvings > 60 or amount < 1e-12 else amount * 0.5 ** halvings
+
+
 def key_of(row: Any, now: float) -> float:
     """``_key`` in Python, for one ``fair_share_usage`` row (a mapping of its columns)."""
-    halvings = (now - row["as_of_s"]) / row["half_life_s"]
-    decayed = 0.0 if halvings > 60 or row["decayed_s"] < 1e-12 else row["decayed_s"] * 0.5 ** halvings
+    decayed = decay_value(row["decayed_s"], (now - row["as_of_s"]) / row["half_life_s"])
     return float(decayed + now * row["live_count"] - row["live_start_s"])
 
 
@@ -76,10 +80,8 @@ def from_leases(leases: list[Mapping[str, Any]], now: datetime, half_life_s: flo
             row["live_count"] += lease["count"]
             row["live_start_s"] += lease["count"] * lease["started"].timestamp()
             continue
-        halvings = (now - lease["ended"]).total_seconds() / half_life_s
         seconds = (lease["ended"] - lease["started"]).total_seconds() * lease["count"]
-        if halvings <= 60 and seconds >= 1e-12:
-            row["decayed_s"] += seconds * 0.5 ** halvings
+        row["decayed_s"] += decay_value(seconds, (now - lease["ended"]).total_seconds() / half_life_s)
     return row
 
 

@@ -161,10 +161,10 @@ RENEW_ACTIVE = Prepared(update(LEASES).where(L.id == bindparam("lid")).values(
     deadline=bindparam("new_deadline"), last_activity=bindparam("new_activity")))
 
 
-
 def decay(amount: Any, halvings: Any) -> Any:
     """``amount`` x 0.5^``halvings`` in SQL, as 0 past 60 halvings (a weight under 1e-18) or for an amount
-    under 1e-12 device-seconds: PostgreSQL raises on a float underflow instead of rounding to 0."""
+    under 1e-12 device-seconds: PostgreSQL raises on a float underflow instead of rounding to 0.
+    ``fair_share.decay_value`` is the same rule in Python."""
     return case((or_(halvings > 60, amount < 1e-12), 0.0), else_=amount * func.power(0.5, halvings))
 
 

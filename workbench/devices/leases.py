@@ -85,9 +85,11 @@ class LeaseManager:
         wanted = {(d.kind, d.ident): d for d in self.devices}
         with self.store.session() as session:
             rows = {(r.kind, r.ident): (r.enabled, r.model) for r in session.scalars(select(DeviceSlot))}
-        if {k for k, v in rows.items() if v[0]} != set(wanted) or any(
-                rows[k][1] != d.model for k, d in wanted.items() if k in rows):
-            def work(s: Session) -> None:
+        changed = {k for k, v in rows.items() if v[0]} != set(wanted) or any(
+            rows[k][1] != d.model for k, d in wanted.items() if k in rows)
+
+        def work(s: Session) -> None:  # one transaction: the device rows if changed, the fair-share rows
+            if changed:
                 existing = {(r.kind, r.ident): r for r in s.scalars(select(DeviceSlot))}
                 for key, row in existing.items():
                     row.enabled = key in wanted
@@ -96,8 +98,8 @@ class LeaseManager:
                 for key, dev in wanted.items():
                     if key not in existing:
                         s.add(DeviceSlot(kind=dev.kind, ident=dev.ident, model=dev.model, enabled=True))
-            self.store.write(work)
-        self.store.write(lambda s: fair_share.rebuild(s.connection(), self._half_life_s, self.clock()))
+            fair_share.rebuild(s.connection(), self._half_life_s, self.clock())
+        self.store.write(work)
         self._synced = True
 
     @property
