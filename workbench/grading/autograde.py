@@ -252,6 +252,11 @@ class _Pool:
             raise self.errors[0]
 
 
+def _worker_count(workers: int | None, submissions: int) -> int:
+    """How many workers a run starts: the asked (else the default) number, no more than submissions."""
+    return max(1, min(workers or default_workers(), submissions))
+
+
 def default_workers() -> int:
     """Two sandboxes per core. A warm sandbox's life is not all CPU: it waits for its predecessor to
     be reaped and for each cell's reply, so with one per core the cores idle between submissions;
@@ -268,7 +273,7 @@ def autograde(store: Store, course: str, lab: str, source: Path, found: list[Fou
     (started first, so their imports overlap the registration); ``python`` as in ``grade_pending``."""
     require_sandbox(unsafe_no_sandbox)
     grading = _Grading(store, lab, source, limits, policy, unsafe_no_sandbox, data_dir, python)
-    pool = grading.pool(max(1, min(workers or default_workers(), len(found)))) if found else None
+    pool = grading.pool(_worker_count(workers, len(found))) if found else None
     try:
         pending, skipped = register_found(store, course, lab, found, storage, grading.source_sha, force)
     except BaseException:
@@ -294,8 +299,7 @@ def grade_pending(store: Store, lab: str, source: Path, pending: list[tuple[int,
     grading = _Grading(store, lab, source, limits, policy, unsafe_no_sandbox, data_dir, python)
     if not pending:
         return grading.summary
-    return grading.run(grading.pool(max(1, min(workers or default_workers(), len(pending))), warm), pending,
-                       progress)
+    return grading.run(grading.pool(_worker_count(workers, len(pending)), warm), pending, progress)
 
 
 class _Grading:

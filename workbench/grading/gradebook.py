@@ -243,12 +243,16 @@ def set_points(store: Store, course: str, lab: str, student: str, task: str, poi
     return store.write(work)
 
 
+# What "latest" means everywhere: the last submitted, the higher id on a tie.
+NEWEST_FIRST = (g.Submission.submitted.desc(), g.Submission.id.desc())
+
+
 def _latest(session: Session, course: str, lab: str, student: str) -> g.Submission | None:
     return session.scalar(
         select(g.Submission).join(g.Student)
         .where(g.Submission.course_id == course, g.Submission.lab_id == lab, g.Student.name == student)
         .options(selectinload(g.Submission.tasks))
-        .order_by(g.Submission.submitted.desc(), g.Submission.id.desc()).limit(1))
+        .order_by(*NEWEST_FIRST).limit(1))
 
 
 def submission_json(session: Session, row: g.Submission, outputs: bool = False) -> dict[str, Any]:
@@ -286,7 +290,7 @@ def submissions(store: Store, course: str, lab: str | None = None, student: str 
     with store.session() as session:
         query = (select(g.Submission).join(g.Student).where(g.Submission.course_id == course)
                  .options(selectinload(g.Submission.tasks), selectinload(g.Submission.student))
-                 .order_by(g.Submission.submitted.desc(), g.Submission.id.desc()))
+                 .order_by(*NEWEST_FIRST))
         if lab:
             query = query.where(g.Submission.lab_id == lab)
         if student:
@@ -311,7 +315,7 @@ def latest_stored(store: Store, course: str, lab: str) -> list[tuple[int, str, s
             select(g.Submission.id, g.Submission.student_id, g.Submission.path, g.Submission.status,
                    g.Submission.source_sha256)
             .where(g.Submission.course_id == course, g.Submission.lab_id == lab)
-            .order_by(g.Submission.submitted.desc(), g.Submission.id.desc()))
+            .order_by(*NEWEST_FIRST))
         seen: set[int] = set()
         latest = []
         for row in rows:
