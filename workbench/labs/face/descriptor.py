@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from workbench.labs.face.graph_batches import run_padded, warn_if_op_by_op
 
 BATCH_BUCKETS = (1, 2, 4, 8)
 MEAN_RGB = np.array([122.782, 117.001, 104.298], np.float32)
@@ -133,24 +133,15 @@ class MindSporeOps:
         so it is honoured, but said out loud, since it costs 20-40x here.
         """
         if self._compiled is None:
-            if os.environ.get("MS_JIT") == "0":
-                warnings.warn("MS_JIT=0 is set: MindSpore runs the face descriptor op by op (PyNative), "
-                              "20-40x slower than the compiled graph; unset MS_JIT to compile it", stacklevel=3)
+            warn_if_op_by_op("the face descriptor", "20-40x slower than the compiled graph")
             ops = self
 
             def compiled(t: Any) -> Any:
                 return network(ops, t)
 
             self._compiled = self.ms.jit(compiled, fullgraph=True)
-        largest = BATCH_BUCKETS[-1]
-        out = []
-        for start in range(0, len(batch), largest):
-            chunk = batch[start:start + largest]
-            size = next(b for b in BATCH_BUCKETS if b >= len(chunk))
-            padded = np.zeros((size, *chunk.shape[1:]), np.float32)
-            padded[:len(chunk)] = chunk
-            out.append(self._compiled(self.ms.Tensor(padded)).asnumpy()[:len(chunk)])
-        return np.concatenate(out)
+        [out] = run_padded(lambda padded: [self._compiled(self.ms.Tensor(padded)).asnumpy()], batch, BATCH_BUCKETS)
+        return out
 
 
 def forward(ops: Any, crops: np.ndarray) -> np.ndarray:

@@ -19,12 +19,12 @@ mode does. Each level's outputs are cut back out of the canvas's.
 
 from __future__ import annotations
 
-import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from workbench.labs.face.graph_batches import bucket, run_padded, warn_if_op_by_op
 
 NETS = ("pnet", "rnet", "onet")
 BATCH_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64)
@@ -124,9 +124,7 @@ class MindSporeNets:
 
         self.ms, self.ops = mindspore, ops
         self.w = {net: {k: mindspore.Tensor(v) for k, v in w.items()} for net, w in weights.items()}
-        if os.environ.get("MS_JIT") == "0":
-            warnings.warn("MS_JIT=0 is set: MindSpore runs MTCNN op by op (PyNative), several times slower "
-                          "than the compiled graphs; unset MS_JIT to compile them", stacklevel=3)
+        warn_if_op_by_op("MTCNN", "several times slower than the compiled graphs")
         me = self
 
         def pnet_graph(x: Any, mask: Any) -> Any:
@@ -185,13 +183,8 @@ class MindSporeNets:
 
     def crops(self, net: str, batch: np.ndarray) -> tuple[np.ndarray, ...]:
         """R-Net or O-Net on an (n, 3, s, s) batch, in chunks padded to :data:`BATCH_BUCKETS` crops."""
-        run, largest, parts = self._rnet if net == "rnet" else self._onet, BATCH_BUCKETS[-1], []
-        for start in range(0, len(batch), largest):
-            chunk = batch[start:start + largest]
-            padded = np.zeros((bucket(len(chunk), BATCH_BUCKETS), *chunk.shape[1:]), np.float32)
-            padded[:len(chunk)] = chunk
-            parts.append([t.asnumpy()[:len(chunk)] for t in run(self.ms.Tensor(padded))])
-        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+        graph = self._rnet if net == "rnet" else self._onet
+        return run_padded(lambda padded: [t.asnumpy() for t in graph(self.ms.Tensor(padded))], batch, BATCH_BUCKETS)
 
 
 def atlas(levels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -216,11 +209,6 @@ def atlas(levels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[int]]:
         canvas[0, :, :h, left:left + w] = level
         mask[0, 0, :h - 2, left:left + w - 2] = 0.0
     return canvas, mask, offsets
-
-
-def bucket(n: int, sizes: tuple[int, ...]) -> int:
-    """The smallest of ``sizes`` that holds ``n`` (beyond the largest: the next multiple of it)."""
-    return next((s for s in sizes if s >= n), -(-n // sizes[-1]) * sizes[-1])
 
 
 def same_is_ceil(n: int, size: int, stride: int) -> bool:
