@@ -44,7 +44,6 @@ Mapping, and why:
 
 from __future__ import annotations
 
-import ast
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -55,16 +54,12 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from workbench.curriculum import cells
+from workbench.curriculum.importers import otter_code, otter_tests
 from workbench.curriculum.importers.common import ImportedLab, ImportError_, read_notebook, slug
-from workbench.curriculum.importers.otter_master import DEFAULT_TIMEOUT, OTTER_LINES, run_master, without_otter_lines
+from workbench.curriculum.importers.otter_master import DEFAULT_TIMEOUT, run_master, without_otter_lines
 
-TEST_CONFIG = re.compile(r'^\s*("""|\'\'\')\s*#\s*BEGIN TEST CONFIG\s*\n(.*?)\n\s*\1\s*#\s*END TEST CONFIG\s*\n?',
-                         re.DOTALL)
 SOLUTION_MARKDOWN = re.compile(r"^\s*(\*\*|<strong>)solution:?(\*\*|</strong>)", re.I | re.M)
 IGNORE_CELL = re.compile(r"\A\s*#\s*IGNORE\s*(\n|\Z)", re.I)
-BEGIN_SOLUTION = re.compile(r"(\s*)#\s*BEGIN SOLUTION( NO PROMPT)?\s*$")
-SOLUTION_ASSIGNMENT = re.compile(r"(\s*(?:[\w.]+(?:\[[^\]]*\])*(?:,\s*)?)+\s*=)[^=].*?#\s?SOLUTION\s*$")
-SOLUTION_LINE = re.compile(r"(\s*).*?#\s?SOLUTION\s*$")
 
 
 def _marker(cell: NotebookNode) -> tuple[str, dict[str, Any]] | None:
@@ -81,210 +76,6 @@ def _marker(cell: NotebookNode) -> tuple[str, dict[str, Any]] | None:
     except yaml.YAMLError as exc:
         raise ImportError_(f"the '# {kind}' cell is not valid YAML ({exc}); fix it in the otter notebook") from None
     return kind, config if isinstance(config, dict) else {}
-
-
-def _solution(source: str) -> str:
-    """Otter's in-code solution markers as ours. What otter removes without a prompt (``# SOLUTION NO
-    PROMPT`` and ``# SEED`` lines, ``# BEGIN SOLUTION NO PROMPT`` blocks) also goes inside hidden
-    markers, so students see neither it nor our stub."""
-    out = []
-    no_prompt_block = False
-    for line in source.splitlines():
-        stripped = line.strip()
-        indent = line[: len(line) - len(line.lstrip())]
-        if re.match(r"#\s*BEGIN SOLUTION", stripped):
-            no_prompt_block = bool(re.search(r"NO PROMPT\s*$", stripped))
-            out += [indent + cells.HIDDEN_BEGIN] if no_prompt_block else []
-            out.append(indent + cells.SOLUTION_BEGIN)
-        elif re.match(r"#\s*END SOLUTION", stripped):
-            out.append(indent + cells.SOLUTION_END)
-            out += [indent + cells.HIDDEN_END] if no_prompt_block else []
-            no_prompt_block = False
-        elif match := re.search(r"\s*#\s*(SOLUTION|SOLUTION NO PROMPT|SEED)\s*$", line):
-            region = [indent + cells.SOLUTION_BEGIN, line[: match.start()], indent + cells.SOLUTION_END]
-            if match.group(1) != "SOLUTION" and not no_prompt_block:
-                region = [indent + cells.HIDDEN_BEGIN, *region, indent + cells.HIDDEN_END]
-            out += region
-        elif not OTTER_LINES.match(line):
-            out.append(line)
-    return "\n".join(out)
-
-
-def _without_ignored(source: str) -> str:
-    """``source`` less otter's ignored lines (``# IGNORE`` at the end, ``# BEGIN/END IGNORE`` blocks)."""
-    out: list[str] = []
-    block = False
-    for line in source.splitlines():
-        if re.match(r"\s*#\s*BEGIN\s*IGNORE\s*$", line, re.I):
-            if block:
-                raise ImportError_("'# BEGIN IGNORE' inside another ignore block; close it with '# END IGNORE'")
-            block = True
-        elif re.match(r"\s*#\s*END\s*IGNORE\s*$", line, re.I):
-            if not block:
-                raise ImportError_("'# END IGNORE' without a '# BEGIN IGNORE' before it")
-            block = False
-        elif not block and not re.search(r"#\s*IGNORE\s*$", line, re.I):
-            out.append(line)
-    if block:
-        raise ImportError_("'# BEGIN IGNORE' is never closed; add '# END IGNORE'")
-    return "\n".join(out)
-
-
-def _prompt_span(lines: list[str]) -> tuple[int, int] | None:
-    """(first, last) line of the first in-code prompt string, or None."""
-    begin = next((i for i, line in enumerate(lines) if re.search(r"#\s*BEGIN PROMPT\s*$", line)), None)
-    if begin is None:
-        return None
-    end = next((i for i in range(begin + 1, len(lines)) if re.search(r"#\s*END PROMPT\s*$", lines[i])), None)
-    if end is None:
-        raise ImportError_("an in-code '\"\"\" # BEGIN PROMPT' string is never closed; end it with "
-                           "'\"\"\" # END PROMPT'")
-    return begin, end
-
-
-def _without_prompts(source: str) -> str:
-    """The solution code of a cell with in-code prompts: the prompt strings removed."""
-    lines = source.splitlines()
-    while (span := _prompt_span(lines)) is not None:
-        del lines[span[0]: span[1] + 1]
-    return "\n".join(lines)
-
-
-def _student_view(source: str) -> str:
-    """What otter shows students for a solution cell (its documented solution-removal rules): prompt
-    strings unwrapped, ``# BEGIN SOLUTION`` blocks and ``x = 1  # SOLUTION`` values as ``...``, and
-    ``NO PROMPT`` / ``# SEED`` lines gone."""
-    out: list[str] = []
-    block = False
-    for line in source.splitlines():
-        end = line.rstrip()
-        if end.endswith(("# SOLUTION NO PROMPT", "# SEED")) or re.search(r"#\s*(BEGIN|END) PROMPT$", end) \
-                or OTTER_LINES.match(line):
-            continue
-        if block:
-            block = not re.search(r"#\s*END SOLUTION$", end)
-            continue
-        if match := BEGIN_SOLUTION.match(line):
-            block = True
-            out += [] if match.group(2) else [match.group(1) + "..."]
-        elif match := SOLUTION_ASSIGNMENT.match(line):
-            out.append(match.group(1) + " ...")
-        elif match := SOLUTION_LINE.match(line):
-            out.append(match.group(1) + "...")
-        else:
-            out.append(line)
-    return "\n".join(out)
-
-
-def _one_region(source: str) -> str:
-    """A prompted code answer as a single solution region (otter's in-code markers dropped), so the
-    prompt, its student stub, stands in for the whole cell and is shown exactly once."""
-    marks = (cells.SOLUTION_BEGIN, cells.SOLUTION_END, cells.HIDDEN_BEGIN, cells.HIDDEN_END)
-    code = "\n".join(line for line in _solution(source).splitlines() if line.strip() not in marks)
-    return f"{cells.SOLUTION_BEGIN}\n{code}\n{cells.SOLUTION_END}"
-
-
-def _shown(cell: NotebookNode) -> str | None:
-    """What a master cell showed, as otter compares it: the text it printed, then its displayed value;
-    None when the cell has no outputs saved."""
-    outputs = cell.get("outputs", [])
-    if not outputs:
-        return None
-    shown = ""
-    for output in outputs:
-        if output.get("output_type") == "stream" and output.get("name") == "stdout":
-            text = output.get("text", "")
-            shown += "".join(text) if isinstance(text, list) else text
-        elif output.get("output_type") == "execute_result":
-            text = output.get("data", {}).get("text/plain", "")
-            shown += ("".join(text) if isinstance(text, list) else text) + "\n"
-    return shown
-
-
-def _parse_test(cell: NotebookNode) -> tuple[list[str], dict[str, Any], ast.Module | None]:
-    """(code lines, test config, parsed code) of one otter test cell."""
-    source, config = cell.source, dict[str, Any]()
-    match = TEST_CONFIG.match(source)
-    if match:
-        config = yaml.safe_load(match.group(2)) or {}
-        source = source[match.end():]
-    lines = source.strip("\n").splitlines()
-    if lines and lines[0].strip().upper() == "# HIDDEN":
-        config["hidden"] = True
-        lines = lines[1:]
-    try:
-        tree: ast.Module | None = ast.parse("\n".join(lines))
-    except SyntaxError:
-        tree = None
-    return lines, config, tree
-
-
-def _ends_in_value(lines: list[str], tree: ast.Module | None) -> bool:
-    """Whether the test ends in an expression whose value IPython displays (``;`` suppresses it)."""
-    code = "\n".join(lines).rstrip()
-    return tree is not None and bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not code.endswith(";")
-
-
-def _prints(tree: ast.Module | None) -> bool:
-    return tree is not None and any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                                    and node.func.id == "print" for node in ast.walk(tree))
-
-
-def _test_case(cell: NotebookNode, label: str, ran: NotebookNode | None) -> tuple[str, dict[str, Any], bool]:
-    """(our assert-style code, config, whether it is output-judged yet has nothing to compare
-    with) for one otter test cell; ``ran`` is the same cell of the executed master, if any. Otter
-    judges a test by what it shows, doctest-style: the text it prints, then the value it ends in.
-    The converted cell captures its own printed text and compares both with the master's."""
-    lines, config, tree = _parse_test(cell)
-    code = "\n".join(lines)
-    value = _ends_in_value(lines, tree)
-    if not (value or _prints(tree)):
-        return code, config, False
-    expected = _shown(cell)
-    if expected is None and ran is not None:
-        expected = _shown(ran) or ""  # it ran: no outputs means it showed nothing
-    if expected is None:
-        return code, config, True
-    message = str(config.get("failure_message") or f"{label} failed")
-    head, last = code, "None"
-    if value:
-        assert tree is not None
-        start = tree.body[-1].lineno - 1
-        head, last = "\n".join(lines[:start]), "\n".join(lines[start:])
-    code = ("import contextlib as _otter_contextlib, io as _otter_io\n"
-            "from IPython.lib.pretty import pretty as _otter_pretty\n"
-            "_otter_out = _otter_io.StringIO()\n"
-            "_otter_capture = _otter_contextlib.redirect_stdout(_otter_out)\n"
-            "_otter_capture.__enter__()\n"
-            + (f"{head}\n" if head else "")
-            + f"_otter_value = ({last})\n"
-            "_otter_capture.__exit__(None, None, None)\n"
-            "_otter_shown = _otter_out.getvalue()"
-            " + ('' if _otter_value is None else _otter_pretty(_otter_value) + '\\n')\n"
-            f"assert _otter_shown.strip() == {expected.strip()!r}, {message!r}")
-    return code, config, False
-
-
-def _points(question: dict[str, Any], configs: list[dict[str, Any]]) -> list[float]:
-    """Otter's rules: stated test points count; the rest share what the question has left (default 1).
-    The question's ``points`` may also be a list (one per test case) or ``{each: n}``."""
-    stated = [c.get("points") for c in configs]
-    total = question.get("points")
-    if isinstance(total, dict):
-        total = float(total.get("each", 1)) * len(configs)
-    elif isinstance(total, list):
-        if len(total) != len(configs):
-            raise ImportError_(f"question '{question['name']}' lists {len(total)} points for {len(configs)} "
-                               "test case(s); give one value per test case")
-        stated, total = total, None
-    if all(p is None for p in stated):
-        share = float(total if total is not None else 1) / max(len(configs), 1)
-        return [share] * len(configs)
-    if total is None:
-        return [float(p or 0) for p in stated]
-    missing = sum(1 for p in stated if p is None)
-    rest = (float(total) - sum(float(p) for p in stated if p is not None)) / missing if missing else 0.0
-    return [float(p) if p is not None else rest for p in stated]
 
 
 def _meta(gid: str, **flags: Any) -> dict[str, Any]:
@@ -356,7 +147,7 @@ class _Question:
 
     def _has_code_prompt(self, source: str) -> bool:
         try:
-            return _prompt_span(source.splitlines()) is not None
+            return otter_code.prompt_span(source.splitlines()) is not None
         except ImportError_ as exc:
             raise ImportError_(f"question '{self.config['name']}': {exc.message}") from None
 
@@ -376,12 +167,12 @@ class _Question:
         if prompt is not None:
             meta["workbench"] = {"stub": prompt.source}
         elif answer.cell_type == "code" and self._has_code_prompt(answer.source):
-            meta["workbench"] = {"stub": _student_view(answer.source)}
-            return new_code_cell(_one_region(_without_prompts(answer.source)), metadata=meta)
+            meta["workbench"] = {"stub": otter_code.student_view(answer.source)}
+            return new_code_cell(otter_code.one_region(otter_code.without_prompts(answer.source)), metadata=meta)
         if answer.cell_type == "markdown":
             return new_markdown_cell(answer.source, metadata=meta)
-        return new_code_cell(_solution(answer.source) if prompt is None else _one_region(answer.source),
-                             metadata=meta)
+        code = otter_code.solution(answer.source) if prompt is None else otter_code.one_region(answer.source)
+        return new_code_cell(code, metadata=meta)
 
 
 def convert(nb: NotebookNode, executed: NotebookNode | None = None) -> tuple[NotebookNode, list[str]]:
@@ -397,7 +188,7 @@ def convert(nb: NotebookNode, executed: NotebookNode | None = None) -> tuple[Not
             continue  # otter's "# IGNORE" cells are in neither of its outputs
         if cell.cell_type == "code":
             try:
-                cell = NotebookNode({**cell, "source": _without_ignored(cell.source)})
+                cell = NotebookNode({**cell, "source": otter_code.without_ignored(cell.source)})
             except ImportError_ as exc:
                 raise ImportError_(f"cell {index + 1}: {exc.message}") from None
         marker = _marker(cell)
@@ -448,10 +239,10 @@ def convert(nb: NotebookNode, executed: NotebookNode | None = None) -> tuple[Not
             if question is None or tests is None:
                 raise ImportError_("'# END TESTS' outside a question; put tests inside BEGIN/END QUESTION")
             name = question.name
-            converted = [_test_case(t, f"{name} test {i + 1}", executed.cells[at] if executed is not None else None)
-                         for i, (at, t) in enumerate(tests)]
+            ran = [None if executed is None else executed.cells[at] for at, _ in tests]
+            converted = [otter_tests.assert_cell(t, f"{name} test {i + 1}", ran[i]) for i, (_, t) in enumerate(tests)]
             for i, ((code, config, unjudged), points) in enumerate(
-                    zip(converted, _points(question.config, [c for _, c, _ in converted]), strict=True)):
+                    zip(converted, otter_tests.points(question.config, [c for _, c, _ in converted]), strict=True)):
                 if config.get("hidden"):
                     code = f"{cells.HIDDEN_BEGIN}\n{code}\n{cells.HIDDEN_END}"
                 gid = f"{name}_test{i + 1}"
