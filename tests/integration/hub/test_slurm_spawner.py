@@ -1,7 +1,8 @@
 """Slurm-spawned servers on a real JupyterHub and the real one-node Slurm (npu:4): a student's server
 is a Slurm job holding the GRES of the profile they chose, the workbench service holds the lease of
 that job, and each side follows the other — job end ends the lease, a lease ended at the service
-stops the job, and restarts of the service or of slurmctld leave the two consistent.
+(released, or reclaimed by its sweep when the server is idle) stops the job, and restarts of the
+service or of slurmctld leave the two consistent.
 
 Root only (the hub starts servers as students' accounts, slurmd runs as root); without root or the
 Slurm binaries the fixtures skip, saying why.
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.fixtures.hub import SERVICE_USER, SLURM_A, SLURM_B, Center, hub_call
+from tests.fixtures.hub import IDLE_COURSE, SERVICE_USER, SLURM_A, SLURM_B, SLURM_IDLE, Center, hub_call
 from tests.fixtures.slurm import SlurmCluster
 from workbench.devices.backends.slurm import parse_job
 
@@ -135,6 +136,20 @@ def test_a_lease_ended_at_the_service_stops_the_job(slurm_center: Center, server
     _until(lambda: not (slurm_center.hub("GET", f"users/{SLURM_B}")[1].get("servers") or {}),
            "the hub stopping the server", slurm_center, timeout=60)
     assert _lease(slurm_center, SLURM_B, job)["reason"] == f"released by {SLURM_B}"
+
+
+def test_an_idle_server_is_reclaimed_by_the_sweep_and_its_job_stopped(slurm_center: Center, servers: Any) -> None:
+    """No cell run for the course's idle limit: the service's sweep reclaims the job's lease, as it would
+    an idle kernel's, and the job ends with it, so the NPU goes back to the pool."""
+    job, lease = servers(SLURM_IDLE, "npu-1")
+    assert lease["course"] == IDLE_COURSE and lease["kind"] == "npu", lease
+    reclaimed = _until(lambda: (x := _lease(slurm_center, SLURM_IDLE, job)) and x["state"] != "live" and x,
+                       "the idle server's lease being reclaimed", slurm_center, timeout=60)
+    assert reclaimed["state"] == "reclaimed" and "without running a cell" in reclaimed["reason"], reclaimed
+    _until(lambda: job not in _jobs(SLURM_IDLE) or _jobs(SLURM_IDLE)[job] != "RUNNING", "the idle job's end",
+           slurm_center, timeout=90)
+    _until(lambda: not (slurm_center.hub("GET", f"users/{SLURM_IDLE}")[1].get("servers") or {}),
+           "the hub noticing the idle server is gone", slurm_center, timeout=60)
 
 
 def test_restarts_of_the_service_and_of_slurmctld_keep_jobs_and_leases_consistent(
