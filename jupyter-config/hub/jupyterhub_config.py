@@ -25,4 +25,5 @@ configure(
     proxy_command=os.environ["WB_HUB_PROXY"],
     spawner=os.environ.get("WB_HUB_SPAWNER", "localprocess"),
     inventory=os.environ.get("WB_HUB_INVENTORY", ""),
+    internal_ip=os.environ["WB_HUB_INTERNAL_IP"],
 )

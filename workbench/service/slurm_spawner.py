@@ -17,6 +17,10 @@ What it adds to ``SlurmSpawner``, and why:
 - **No sudo.** The hub runs as root; ``exec_prefix`` is ``runuser -u {username} --`` (util-linux,
   on every Debian), so ``sbatch``/``squeue``/``scancel`` run as the student and the job is theirs.
   The environment is kept (``SLURM_CONF`` and the server's variables reach ``sbatch --export``).
+- **Listening where the hub can reach it.** batchspawner resets the spawner's ``ip`` to its
+  default (loopback) at every start, and the server listens on the host of the
+  ``JUPYTERHUB_SERVICE_URL`` it is given; ``listen_ip`` replaces that host, so on a cluster
+  (``"0.0.0.0"``) the server answers on its node's address, which the hub takes from ``squeue``.
 - **A plain batch script.** No ``--get-user-env`` (it makes slurmd run ``su -`` for the user on the
   node, slow and unnecessary: the hub passes what the server needs); the job is named
   ``wb-server-<user>`` so ``squeue`` tells servers apart from kernel allocations (``wb-lease-<id>``).
@@ -31,12 +35,13 @@ import html
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse, urlunparse
 
 from batchspawner import SlurmSpawner
 from batchspawner.api import BatchSpawnerAPIHandler
 from jupyterhub import apihandlers
 from tornado import web
-from traitlets import Dict, List, default
+from traitlets import Dict, List, Unicode, default
 
 from workbench.devices import inventory
 from workbench.service.profiles import device_profiles
@@ -96,6 +101,9 @@ _install_port_handler()
 class WorkbenchSlurmSpawner(SlurmSpawner):
     profiles = List(Dict(), help="Server profiles, [{name, display_name, gres, cpus}]; the first is the "
                     "default. configure_slurm() generates them from the device inventory.").tag(config=True)
+    listen_ip = Unicode("", help="The address the server listens on in its job: empty keeps batchspawner's "
+                        "loopback (hub and jobs on one machine); '0.0.0.0' every address of the node (a "
+                        "cluster).").tag(config=True)
 
     @default("exec_prefix")
     def _exec_prefix(self) -> str:
@@ -146,6 +154,13 @@ class WorkbenchSlurmSpawner(SlurmSpawner):
         self.user_options = {PROFILE: self.chosen()["name"]}
         return await super().start()
 
+    def get_env(self) -> dict[str, str]:
+        env: dict[str, str] = super().get_env()
+        if self.listen_ip and env.get("JUPYTERHUB_SERVICE_URL"):
+            url = urlparse(env["JUPYTERHUB_SERVICE_URL"])
+            env["JUPYTERHUB_SERVICE_URL"] = urlunparse(url._replace(netloc=f"{self.listen_ip}:{url.port or 0}"))
+        return env
+
     def get_req_subvars(self) -> dict[str, Any]:
         subvars: dict[str, Any] = super().get_req_subvars()
         profile = self.chosen()
@@ -160,11 +175,14 @@ def slurm_profiles(inventory_path: str) -> list[dict[str, Any]]:
             for p in device_profiles(inventory.devices(inventory_path, discover=False) if inventory_path else [])]
 
 
-def configure_slurm(c: Any, *, venv_bin: Path, inventory_path: str) -> None:
+def configure_slurm(c: Any, *, venv_bin: Path, inventory_path: str, remote: bool = False) -> None:
     """The hub's side of Slurm-spawned servers (``hub_config.configure(spawner="slurm")``). The class
     itself is set, not its name, so that this module (and its port handler) is imported before the
-    hub builds its handlers."""
+    hub builds its handlers. ``remote``: servers reach the hub over the network, not loopback, so a
+    server listens on every address of its node (the hub connects to the node's name)."""
     c.JupyterHub.spawner_class = WorkbenchSlurmSpawner
+    if remote:
+        c.WorkbenchSlurmSpawner.listen_ip = "0.0.0.0"  # the node's own address is known only inside the job
     c.WorkbenchSlurmSpawner.profiles = slurm_profiles(inventory_path)
     c.WorkbenchSlurmSpawner.batchspawner_singleuser_cmd = str(venv_bin / "batchspawner-singleuser")
     c.WorkbenchSlurmSpawner.start_timeout = 300

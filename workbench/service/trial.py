@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from workbench.service.hub_config import LOOPBACK
+
 SERVICE_USER = "wb-service"
 CLASS = {"wb-instructor": "instructor", "wb-student1": "student", "wb-student2": "student"}
 
@@ -92,18 +94,19 @@ def _pwfile(secret: Path, owner: pwd.struct_passwd) -> Path:
 
 def hub_environment(venv_bin: Path, state: Path, port: int, service_env: dict[str, str], users: list[str],
                     groups: dict[str, list[str]], proxy: str, spawner: str = "localprocess",
-                    inventory: str = "") -> dict[str, str]:
+                    inventory: str = "", internal_ip: str = LOOPBACK) -> dict[str, str]:
     """The environment ``jupyter-config/hub/jupyterhub_config.py`` reads: this process's, less any
     store or Jupyter setting (the hub passes the store to the service alone), plus the center's
     ports, accounts, groups, spawner (``slurm``: servers as Slurm jobs with profiles from the
-    ``inventory`` file) and the service's own environment. The service listens on ``port + 3``."""
+    ``inventory`` file), the address servers reach the hub and the service at (``internal_ip``) and
+    the service's own environment. The service listens on ``port + 3``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBENCH_", "JUPYTER"))}
     env.update({
         "WB_HUB_VENV_BIN": str(venv_bin), "WB_HUB_STATE": str(state), "WB_HUB_PORT": str(port),
         "WB_HUB_SERVICE_PORT": str(port + 3), "WB_HUB_SERVICE_USER": SERVICE_USER,
         "WB_HUB_SERVICE_ENV": json.dumps(service_env), "WB_HUB_USERS": " ".join(users),
         "WB_HUB_GROUPS": json.dumps(groups), "WB_HUB_PROXY": proxy, "WB_HUB_SPAWNER": spawner,
-        "WB_HUB_INVENTORY": inventory,
+        "WB_HUB_INVENTORY": inventory, "WB_HUB_INTERNAL_IP": internal_ip,
     })
     return env
 

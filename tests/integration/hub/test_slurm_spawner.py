@@ -11,18 +11,21 @@ Slurm binaries the fixtures skip, saying why.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import pytest
 
 from tests.fixtures.hub import IDLE_COURSE, SERVICE_USER, SLURM_A, SLURM_B, SLURM_IDLE, Center, hub_call
 from tests.fixtures.slurm import SlurmCluster
 from workbench.devices.backends.slurm import parse_job
+from workbench.service.hub_config import LOOPBACK
 
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
@@ -97,6 +100,25 @@ def test_a_students_server_is_a_job_holding_its_lease(
     assert status == 403 and SLURM_A in body["error"], body
     status, body = slurm_center.api(SLURM_B, "POST", f"sessions/{lease['lease']}/release", {}, direct=True)
     assert status == 403, body
+
+
+def test_servers_reach_the_hub_and_the_service_at_the_internal_address(slurm_center: Center, servers: Any) -> None:
+    """As on a cluster, where a job's node cannot reach the hub machine's loopback: the server, in its
+    job, calls the hub and the service at the hub machine's own address, and listens on every address
+    of its node; the service does not listen on loopback, so the lease it holds was registered that way."""
+    ip = slurm_center.internal_ip
+    if ip == LOOPBACK:
+        pytest.skip("this machine has no address but loopback (hostname -I)")
+    job, lease = servers(SLURM_A, "cpu")
+    assert lease["backend_ref"] == job and lease["state"] == "live", lease
+    environ = _environ(SLURM_A, "batchspawner-singleuser")
+    assert urlparse(environ["JUPYTERHUB_API_URL"]).hostname == ip
+    assert urlparse(environ["WORKBENCH_SERVICE_URL"]).hostname == ip
+    assert urlparse(environ["JUPYTERHUB_SERVICE_URL"]).hostname == "0.0.0.0"
+    with pytest.raises(OSError):
+        socket.create_connection((LOOPBACK, urlparse(slurm_center.service_url).port or 0), timeout=5).close()
+    status, body = hub_call("GET", f"{slurm_center.url}/user/{SLURM_A}/api/status", None, slurm_center.tokens[SLURM_A])
+    assert status == 200, body  # the hub's proxy reaches the server in its job
 
 
 def test_only_a_profile_reaches_the_batch_script(slurm_center: Center, servers: Any) -> None:
