@@ -136,12 +136,15 @@ def worker_uid(index: int) -> int:
     return WARM_UID_BASE + (os.getpid() % 20_000) * 32 + index % 32 if as_root() else NOBODY
 
 
-def cold_identity(uid: int, processes: int) -> tuple[list[str], list[str]]:
+def cold_identity(uid: int, processes: int, groups: tuple[int, ...] = ()) -> tuple[list[str], list[str]]:
     """(bwrap options, command prefix) that run a cold sandbox's runner as ``uid`` with at most
-    ``processes`` processes, set inside the sandbox (see the module docstring for why inside)."""
+    ``processes`` processes, set inside the sandbox (see the module docstring for why inside), and, as
+    root, in the supplementary ``groups`` only (a leased device's group); a normal user's sandbox
+    keeps the grader's own groups, which the kernel still checks inside its user namespace."""
     limit = ["prlimit", f"--nproc={processes}:{processes}", "--"]
     if as_root():
-        return [], ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs",
+        joined = f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups"
+        return [], ["setpriv", f"--reuid={uid}", f"--regid={uid}", joined, "--no-new-privs",
                     "--inh-caps=-all", "--bounding-set=-all", *limit]
     return ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(uid), "--cap-drop", "ALL"], limit
 

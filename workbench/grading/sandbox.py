@@ -212,6 +212,19 @@ def device_binds(paths: tuple[str, ...]) -> list[str]:
     return argv
 
 
+def device_groups(paths: tuple[str, ...]) -> tuple[int, ...]:
+    """The groups the sandbox's uid joins to open its device files: each file's group where the group
+    may read and write it and others may not (Ascend's driver makes ``/dev/davinci*`` and its control
+    nodes ``0660`` of ``HwHiAiUser``), never root's group. Inside, the group reaches only what is
+    bound into the sandbox, read-only but for the devices themselves."""
+    found = set()
+    for path in paths:
+        info = os.stat(path)
+        if info.st_gid != 0 and info.st_mode & 0o060 == 0o060 and info.st_mode & 0o006 != 0o006:
+            found.add(info.st_gid)
+    return tuple(sorted(found))
+
+
 class Sandbox:
     """One sandboxed inside-runner process; ``start`` launches it, ``kill`` removes every trace."""
 
@@ -229,7 +242,7 @@ class Sandbox:
         if self._unsandboxed():
             runner[3] = str(INSIDE_RUNNER)
             return runner
-        options, prefix = cold_identity(cold_uid(), lim.processes)
+        options, prefix = cold_identity(cold_uid(), lim.processes, device_groups(self.spec.devices))
         # The home is a tmpfs as large as /tmp (a host directory would let a submission fill the
         # host's disk); bwrap copies each file in from its memfd (``--file``).
         argv = [*bwrap_view(lim, self.spec.python), *options,

@@ -185,6 +185,26 @@ def test_b_a_notebook_that_names_another_npu_cannot_open_it(machine: Machine) ->
     assert machine.manager().held() == {}
 
 
+def test_b_a_run_opens_device_files_of_the_driver_s_group(machine: Machine) -> None:
+    """As Ascend's driver installs them: 0660, of a group (``HwHiAiUser``) the sandbox's uid is not in.
+    The run's uid joins that group and no other, and opens its NPU and the control node."""
+    group = 4711  # a gid of no account, as HwHiAiUser's is of none of ours
+    for name in NPU_FILES:
+        os.chown(machine.dev / name, 0, group)
+        os.chmod(machine.dev / name, 0o660)
+    sub = machine.submit(f"""
+        import json, os
+        def opened(path):
+            os.close(os.open(path, os.O_RDWR))
+            return "opened"
+        npu = {str(machine.dev)!r} + "/davinci" + os.environ["WORKBENCH_DEVICE_IDS"]
+        control = {str(machine.dev / "davinci_manager")!r}
+        raise RuntimeError("SEEN " + json.dumps({{"groups": os.getgroups(), "npu": opened(npu),
+                                                  "control": opened(control)}}))
+    """)
+    assert seen(sub) == {"groups": [group], "npu": "opened", "control": "opened"}
+
+
 def test_c_a_full_team_quota_fails_the_run_with_a_sentence_and_counts_nothing(machine: Machine) -> None:
     manager = machine.manager()
     kernel = manager.acquire("amy", [Request("npu")], course="event:tiny")  # as amy's event kernel does
