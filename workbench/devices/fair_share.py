@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, Float, and_, bindparam, func, or_, select, text, update
@@ -38,17 +39,24 @@ def _key(u: Any) -> Any:
 
 _MINE = sql.USAGE.alias("mine")
 _MY_KEY = func.coalesce(select(_key(_MINE.c)).where(_MINE.c.holder == bindparam("holder")).scalar_subquery(), 0.0)
-AHEAD = Prepared(
-    select(func.count().label("n"), func.coalesce(func.sum(L.count), 0).label("demand"))
-    .select_from(sql.LEASES.outerjoin(sql.USAGE, U.holder == L.holder))
-    .where(L.state == "queued", L.kind == bindparam("kind"), L.id != bindparam("mine"),
-           or_(_key(U) < _MY_KEY, and_(_key(U) == _MY_KEY, L.requested < bindparam("req", type_=L.requested.type)))))
+_REQUESTED = bindparam("req", type_=L.requested.type)
+
+
+@cache
+def ahead_query(kind: str) -> Prepared:
+    """The aggregate ``ahead`` runs, per kind: state and kind written in (``lease_sql.fixed``) so that
+    PostgreSQL keeps one generic plan instead of planning the statement at every decision."""
+    return Prepared(
+        select(func.count().label("n"), func.coalesce(func.sum(L.count), 0).label("demand"))
+        .select_from(sql.LEASES.outerjoin(sql.USAGE, U.holder == L.holder))
+        .where(L.state == sql.fixed("queued"), L.kind == sql.fixed(kind), L.id != bindparam("mine"),
+               or_(_key(U) < _MY_KEY, and_(_key(U) == _MY_KEY, L.requested < _REQUESTED))))
 
 
 def ahead(conn: Connection, kind: str, holder: str, mine: Mapping[str, Any] | None, now: datetime) -> tuple[int, int]:
     """Queued requests of ``kind`` that go before this one: (how many, how many devices they want)."""
-    [row] = AHEAD.run(conn, {"kind": kind, "holder": holder, "mine": mine["id"] if mine else 0,
-                             "req": mine["requested"] if mine else now, "now_s": now.timestamp()})
+    [row] = ahead_query(kind).run(conn, {"holder": holder, "mine": mine["id"] if mine else 0,
+                                         "req": mine["requested"] if mine else now, "now_s": now.timestamp()})
     return int(row["n"]), int(row["demand"])
 
 

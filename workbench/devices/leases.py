@@ -191,16 +191,16 @@ class LeaseManager:
         in one statement; else only if enough are free beyond what the requests ahead of it in
         fair-share order want — the order is computed only then: with too few free, a request is
         busy wherever it stands."""
-        where = {"kind": req.kind, "n": req.count, "mine": mine["id"] if mine else 0}
-        slots = (sql.FREE_UNQUEUED_PG if pg else sql.FREE_UNQUEUED).run(conn, where)
+        where = {"mine": mine["id"] if mine else 0}
+        slots = sql.free_rows(req.kind, req.count, pg, unqueued=True).run(conn, where)
         if slots:
             return slots
-        [probe] = sql.QUEUED_AND_FREE.run(conn, where)  # none taken: too few free, or others queued
+        [probe] = sql.queued_and_free(req.kind).run(conn, where)  # none taken: too few free, or others queued
         free = int(probe["free"])
         if not probe["queued"] or free < req.count or (
                 free - fair_share.ahead(conn, req.kind, holder, mine, now)[1] < req.count):
             return []
-        return (sql.FIRST_FREE_PG if pg else sql.FIRST_FREE).run(conn, where)
+        return sql.free_rows(req.kind, req.count, pg, unqueued=False).run(conn, where)
 
     def _save(self, conn: Connection, mine: Mapping[str, Any] | None, values: dict[str, Any], holder: str,
               requests: list[Request], course: str | None, kernel_id: str | None, ttl: float, now: datetime,
