@@ -175,10 +175,14 @@ def network(ops: Any, x: Any) -> Any:
 
 @dataclass
 class Descriptor:
-    """A loaded descriptor network on one framework: ``embed(crops)`` -> (n, 128) float32."""
+    """A loaded descriptor network on one framework: ``embed(crops)`` -> (n, 128) float32.
+
+    ``folder`` is where its weights came from, so another process can load the same network.
+    """
 
     framework: str
     ops: Any
+    folder: Path | None = None
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         crops = np.asarray(crops)
@@ -205,7 +209,7 @@ def load(folder: str | Path, framework: str = "torch", device: Any = None) -> De
     """The descriptor on ``framework`` ("torch" or "mindspore"), weights from face-api's ``folder``."""
     weights = fold_scales(load_weights(folder))
     if framework == "torch":
-        return Descriptor(framework, TorchOps(weights, device or "cpu"))
+        return Descriptor(framework, TorchOps(weights, device or "cpu"), Path(folder))
     if framework == "mindspore":
-        return Descriptor(framework, MindSporeOps(weights, device))
+        return Descriptor(framework, MindSporeOps(weights, device), Path(folder))
     raise ValueError(f"unknown framework {framework!r}; use 'torch' or 'mindspore'")

@@ -41,7 +41,8 @@ class Detector:
     """MTCNN (weights in ``folder``, networks on ``framework``) on a copy of the photo shrunk to about ``side`` px."""
 
     def __init__(self, folder: str | Path, framework: str = "torch", side: int = 256, min_face: float = 32.0) -> None:
-        self.mtcnn, self.side, self.min_face = Mtcnn(folder, framework), side, min_face
+        self.folder, self.side, self.min_face = Path(folder), side, min_face
+        self.mtcnn = Mtcnn(folder, framework)
 
     def detect(self, rgb: np.ndarray) -> list[Box]:
         """Faces in an RGB image, largest first."""

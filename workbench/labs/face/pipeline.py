@@ -11,13 +11,14 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from workbench.labs.face import align
 from workbench.labs.face.descriptor import Descriptor
 from workbench.labs.face.detect import Box, Detector
+from workbench.labs.face.stage_processes import StageProcesses, StageWorkerError
 
 STAGES = ("detect", "align", "embed")
 
@@ -28,6 +29,7 @@ class Pipeline:
 
     detector: Detector
     net: Descriptor
+    _workers: StageProcesses | None = field(default=None, init=False, repr=False, compare=False)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """(n, 128) descriptors of the ``n`` faces in ``rgb``, largest face first (n may be 0)."""
@@ -45,17 +47,18 @@ class Pipeline:
         return vectors, boxes, dict(zip(STAGES, (1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2)), strict=True))
 
     def overlapped(self, photos: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Descriptors of every photo, embedding photo ``i`` on a second thread while photo ``i + 1`` is detected.
+        """Descriptors of every photo, photo ``i`` embedded while photo ``i + 1`` is detected.
 
         Why: on two cores, two single-threaded stages side by side keep both busy without the
         intra-op thread barriers that make a 2-thread convolution crawl when another process
         takes a core; per face, the time is then the slower stage's, not the sum.
-        Except when both stages run on MindSpore: graphs launched from two Python threads at once ran
-        3x slower than one after the other (2026-12-03, docs/benchmarks.md; 1.5x even taking turns
-        under a lock), so then every photo goes through on this thread, one stage after the other.
+        On torch the two stages are two threads of this process. When both stages run on MindSpore they
+        are two worker processes, one core each (:mod:`.stage_processes`; started on the first call, kept
+        until :meth:`close`): MindSpore graphs launched from two Python threads of one process at once ran
+        3x slower than one after the other (2026-12-03, docs/benchmarks.md).
         """
         if self.detector.mtcnn.framework == self.net.framework == "mindspore":
-            return [self(rgb) for rgb in photos]
+            return [vectors for vectors, _ in self.in_processes(photos)]
         out: list[np.ndarray] = []
         with ThreadPoolExecutor(1) as pool:
             pending: Future[np.ndarray] | None = None
@@ -70,6 +73,26 @@ class Pipeline:
             if pending is not None:
                 out.append(pending.result())
         return out
+
+    def in_processes(self, photos: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[Box]]]:
+        """Descriptors and boxes of every photo from this pipeline's detection and embedding worker processes.
+
+        A worker that dies raises :class:`.StageWorkerError`; both workers are then stopped, and the next
+        call starts a new pair.
+        """
+        if self._workers is None:
+            self._workers = StageProcesses(self.detector, self.net)
+        try:
+            return self._workers.run(photos)
+        except StageWorkerError:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop the worker processes :meth:`overlapped` started, if any."""
+        if self._workers is not None:
+            self._workers.close()
+            self._workers = None
 
 
 def stage_ms_per_face(pipeline: Pipeline, photos: Sequence[np.ndarray], repeats: int = 3) -> dict[str, float]:
