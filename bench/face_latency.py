@@ -3,7 +3,9 @@
 The six shipped photos plus one with two faces side by side; one warm-up round, then ``--repeats``
 rounds; per stage, milliseconds per face summed over the photos, median over rounds
 (``workbench.labs.face.pipeline.stage_ms_per_face``, what the lab times too); then the same photos
-with detection and embedding overlapped on two threads (``Pipeline.overlapped``), wall time per face.
+with detection and embedding overlapped (``Pipeline.overlapped``: two threads on torch, two worker
+processes pinned to a core each when both stages are MindSpore), wall time per face, and the CPU time per
+face of every process taking part (this one and the workers), to show whether both cores did the work.
 Each framework's row runs MTCNN's networks on that framework (``Detector(folder, framework)``);
 alignment and MTCNN's box arithmetic are OpenCV/NumPy either way; a third row is the earlier MindSpore
 pipeline (MindSpore embedding, torch MTCNN), the peer for the change. Both frameworks
@@ -50,7 +52,7 @@ def main() -> None:
     by_name = {p.stem: detect.read_rgb(p) for p in sorted((DATA / "faces" / "test_images").glob("*.jpg"))}
     group = np.hstack([by_name["obama"], by_name["biden"][100:100 + by_name["obama"].shape[0]]])  # two faces
     photos = [*by_name.values(), group]
-    rows, overlapped, cpu, graphs = {}, {}, {}, 0
+    rows, overlapped, cpu, split, graphs = {}, {}, {}, {}, 0
     for name, detect_on, embed_on in (("torch", "torch", "torch"), ("mindspore", "mindspore", "mindspore"),
                                       (TORCH_MTCNN, "torch", "mindspore")):
         compiled_before = len(ms_api.ms_compile_cache)
@@ -58,23 +60,49 @@ def main() -> None:
         run = pipeline.Pipeline(detect.Detector(DATA / "mtcnn", detect_on), net)
         rows[name] = pipeline.stage_ms_per_face(run, photos, args.repeats)
         overlapped[name] = pipeline.overlapped_ms_per_face(run, photos, args.repeats)
+        split[name] = overlapped_cpu_ms_per_face(run, photos, args.repeats)
+        run.close()
         cpu[name] = cpu_ms_per_face(run, photos, args.repeats)
         graphs += len(ms_api.ms_compile_cache) - compiled_before
     faces = sum(len(run.detector.detect(p)) for p in photos)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {threads} threads per framework, CPU; "
           f"{len(photos)} photos ({faces} faces) x {args.repeats} rounds; MindSpore graphs compiled: {graphs}")
     print("| framework | detect ms | align ms | embed ms | total ms per face | overlapped ms per face "
-          "| CPU ms per face |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+          "| CPU ms per face | overlapped CPU ms per face, by process |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name, r in rows.items():
+        by_process = ", ".join(f"{who} {ms:.1f}" for who, ms in split[name].items())
         print(f"| {name} | {r['detect']:.1f} | {r['align']:.2f} | {r['embed']:.1f} | {r['total']:.1f} "
-              f"| {overlapped[name]:.1f} | {cpu[name]:.1f} |")
+              f"| {overlapped[name]:.1f} | {cpu[name]:.1f} | {by_process} |")
     print(f"embed MindSpore / torch = {rows['mindspore']['embed'] / rows['torch']['embed']:.2f}x; "
           f"detect MindSpore / torch = {rows['mindspore']['detect'] / rows['torch']['detect']:.2f}x")
     for peer in ("torch", TORCH_MTCNN):
         print(f"MindSpore pipeline / {peer}: overlapped {overlapped['mindspore'] / overlapped[peer]:.2f}x, "
               f"sequential {rows['mindspore']['total'] / rows[peer]['total']:.2f}x, "
               f"CPU {cpu['mindspore'] / cpu[peer]:.2f}x")
+
+
+def overlapped_cpu_ms_per_face(run: pipeline.Pipeline, photos: list[np.ndarray], repeats: int) -> dict[str, float]:
+    """CPU milliseconds per face over ``repeats`` more (warm) overlapped rounds, this process and each worker.
+
+    Read from ``/proc/<pid>/stat`` (user + system ticks), so the workers' time counts, which this process's
+    ``process_time`` cannot see.
+    """
+    run.overlapped(photos)  # workers started and warm
+    pids = {"main": os.getpid()}
+    if run._workers is not None:
+        pids |= {f"{w.stage} worker": w.process.pid for w in run._workers.workers if w.process.pid}
+    before = {who: cpu_ticks(pid) for who, pid in pids.items()}
+    faces = sum(len(v) for _ in range(repeats) for v in run.overlapped(photos))
+    tick_ms = 1e3 / os.sysconf("SC_CLK_TCK")
+    out = {who: (cpu_ticks(pid) - before[who]) * tick_ms / max(faces, 1) for who, pid in pids.items()}
+    return {**out, "all": sum(out.values())}
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU clock ticks of process ``pid``, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def cpu_ms_per_face(run: pipeline.Pipeline, photos: list[np.ndarray], repeats: int) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -46,8 +46,8 @@ class Pipeline:
         t3 = time.perf_counter()
         return vectors, boxes, dict(zip(STAGES, (1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2)), strict=True))
 
-    def overlapped(self, photos: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Descriptors of every photo, photo ``i`` embedded while photo ``i + 1`` is detected.
+    def overlapped(self, photos: Iterable[np.ndarray]) -> list[np.ndarray]:
+        """Descriptors of every photo (a sequence or a generator), photo ``i`` embedded while ``i + 1`` is detected.
 
         Why: on two cores, two single-threaded stages side by side keep both busy without the
         intra-op thread barriers that make a 2-thread convolution crawl when another process
@@ -74,7 +74,7 @@ class Pipeline:
                 out.append(pending.result())
         return out
 
-    def in_processes(self, photos: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[Box]]]:
+    def in_processes(self, photos: Iterable[np.ndarray]) -> list[tuple[np.ndarray, list[Box]]]:
         """Descriptors and boxes of every photo from this pipeline's detection and embedding worker processes.
 
         A worker that dies raises :class:`.StageWorkerError`; both workers are then stopped, and the next

@@ -20,7 +20,7 @@ import mmap
 import os
 import tempfile
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing import connection, get_context
 from multiprocessing.process import BaseProcess
@@ -73,10 +73,14 @@ class SharedPhoto:
         if rgb.nbytes > self.capacity:
             if self._map is not None:
                 self._map.close()
-            self.capacity = max(rgb.nbytes, 2 * self.capacity)
+                self._map = None
             with open(self.path, "r+b") as file:
-                file.truncate(self.capacity)
-                self._map = mmap.mmap(file.fileno(), self.capacity)
+                try:  # space taken now: a full tmpfs is then this clear error, not a SIGBUS on the copy
+                    os.posix_fallocate(file.fileno(), 0, rgb.nbytes)
+                except OSError as err:
+                    raise OSError(err.errno, f"no room for a {rgb.nbytes / 1e6:.1f} MB photo in "
+                                  f"{os.path.dirname(self.path)} ({err.strerror}): free space there") from None
+                self._map, self.capacity = mmap.mmap(file.fileno(), rgb.nbytes), rgb.nbytes
         np.copyto(np.ndarray(rgb.shape, np.uint8, self._map), rgb)
         return self.path, rgb.shape
 
@@ -210,26 +214,34 @@ class StageProcesses:
             self.close()
             raise
 
-    def run(self, photos: Sequence[np.ndarray]) -> list[tuple[np.ndarray, list[Box]]]:
-        """Descriptors and boxes of every photo, in order; photo i + 1 is detected while photo i is embedded."""
+    def run(self, photos: Iterable[np.ndarray]) -> list[tuple[np.ndarray, list[Box]]]:
+        """Descriptors and boxes of every photo, in order; photo i + 1 is detected while photo i is embedded.
+
+        ``photos`` may be a generator: one photo is read ahead, so a large set never sits in memory at once.
+        """
         detector, embedder = self.workers
         out: list[tuple[np.ndarray, list[Box]]] = []
-        if not photos:
+        photo_iter = iter(photos)
+        upcoming = next(photo_iter, None)
+        if upcoming is None:
             return out
-        where = self.slots[0].write(np.asarray(photos[0], np.uint8))
+        where = self.slots[0].write(np.asarray(upcoming, np.uint8))
         detector.send(where)
-        previous: list[Box] = []
-        for i in range(len(photos)):
+        i, previous = 0, list[Box]()
+        while True:
             boxes = detector.receive(f"while detecting faces in photo {i}")
             if i > 0:  # photo i - 1's slot is free again once its faces are embedded
                 out.append((embedder.receive(f"while embedding the faces of photo {i - 1}"), previous))
-            current = where
-            if i + 1 < len(photos):  # detection is the slower stage: start it first
-                where = self.slots[(i + 1) % 2].write(np.asarray(photos[i + 1], np.uint8))
+            current, upcoming = where, next(photo_iter, None)
+            if upcoming is not None:  # detection is the slower stage: start it first
+                where = self.slots[(i + 1) % 2].write(np.asarray(upcoming, np.uint8))
                 detector.send(where)
             embedder.send((*current, boxes))
             previous = boxes
-        out.append((embedder.receive(f"while embedding the faces of photo {len(photos) - 1}"), previous))
+            if upcoming is None:
+                break
+            i += 1
+        out.append((embedder.receive(f"while embedding the faces of photo {i}"), previous))
         return out
 
     def close(self) -> None:
