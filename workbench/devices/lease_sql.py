@@ -189,21 +189,29 @@ def _queued(kind: str) -> tuple[Any, ...]:
     return L.state == fixed("queued"), L.kind == fixed(kind), L.id != bindparam("mine")
 
 
+def _first_free(kind: str, count: int, pg: bool, *where: Any) -> Any:
+    stmt = select(D.id, D.ident).where(*_free(kind), *where).order_by(D.kind, D.id).limit(fixed(count))
+    return stmt.with_for_update(skip_locked=True, of=SLOTS) if pg else stmt
+
+
 @cache
-def free_rows(kind: str, count: int, pg: bool, unqueued: bool) -> Prepared:
+def free_rows(kind: str, count: int, pg: bool) -> Prepared:
     """The first ``count`` free devices of ``kind`` in id order (PostgreSQL: locked, skipping rows
-    another decision holds); with ``unqueued``, only when nobody else is queued for the kind — the
-    common grant in one statement. Per kind and count (``fixed``)."""
-    where = (*_free(kind), ~exists().where(*_queued(kind))) if unqueued else _free(kind)
-    stmt = select(D.id, D.ident).where(*where).order_by(D.kind, D.id).limit(fixed(count))
-    return Prepared(stmt.with_for_update(skip_locked=True, of=SLOTS) if pg else stmt)
+    another decision holds). Per kind and count (``fixed``)."""
+    return Prepared(_first_free(kind, count, pg))
 
 
 @cache
-def queued_and_free(kind: str) -> Prepared:
-    """When the first free rows were not taken: whether others wait for ``kind``, and how many are free."""
-    return Prepared(select(exists().where(*_queued(kind)).label("queued"),
-                           select(func.count()).select_from(SLOTS).where(*_free(kind)).scalar_subquery().label("free")))
+def take_or_probe(kind: str, count: int, pg: bool) -> Prepared:
+    """The first ``count`` free devices of ``kind`` when nobody else is queued for it — the common grant
+    — as ``free_rows``; else one row without a device (``id`` NULL) saying whether others wait for the
+    kind (``queued``) and how many are free (``free``, counted only then: a CASE runs its subquery only
+    when chosen). One statement, where the grant behind a queue or a busy kind took two."""
+    probe = select(exists().where(*_queued(kind)).label("queued")).subquery("probe")
+    taken = _first_free(kind, count, pg, ~exists().where(*_queued(kind))).subquery("taken")
+    free = select(func.count()).select_from(SLOTS).where(*_free(kind)).scalar_subquery()
+    return Prepared(select(taken.c.id, taken.c.ident, probe.c.queued, case((taken.c.id.is_(None), free)).label("free"))
+                    .select_from(probe.outerjoin(taken, true())))
 
 
 INSERT_LEASE = Prepared(insert(LEASES).values({c.key: bindparam(c.key) for c in LEASES.columns if c.key != "id"})

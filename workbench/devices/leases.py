@@ -192,15 +192,15 @@ class LeaseManager:
         fair-share order want — the order is computed only then: with too few free, a request is
         busy wherever it stands."""
         where = {"mine": mine["id"] if mine else 0}
-        slots = sql.free_rows(req.kind, req.count, pg, unqueued=True).run(conn, where)
-        if slots:
-            return slots
-        [probe] = sql.queued_and_free(req.kind).run(conn, where)  # none taken: too few free, or others queued
+        rows = sql.take_or_probe(req.kind, req.count, pg).run(conn, where)
+        if rows[0]["id"] is not None:
+            return rows
+        probe = rows[0]  # none taken: too few free, or others queued
         free = int(probe["free"])
         if not probe["queued"] or free < req.count or (
                 free - fair_share.ahead(conn, req.kind, holder, mine, now)[1] < req.count):
             return []
-        return sql.free_rows(req.kind, req.count, pg, unqueued=False).run(conn, where)
+        return sql.free_rows(req.kind, req.count, pg).run(conn, where)
 
     def _save(self, conn: Connection, mine: Mapping[str, Any] | None, values: dict[str, Any], holder: str,
               requests: list[Request], course: str | None, kernel_id: str | None, ttl: float, now: datetime,
