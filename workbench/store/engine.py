@@ -75,7 +75,7 @@ def _prepare_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _prepare_pings(engine: Engine) -> None:
+def _prepare_postgresql(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         # A dead connection makes the pool connect afresh (DisconnectionError); writes need no ping.
@@ -85,6 +85,22 @@ def _prepare_pings(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as exc:
             raise DisconnectionError(f"the database closed this pooled connection: {exc}") from exc
+
+    @event.listens_for(engine, "rollback")
+    def _rollback_keeping_prepared(connection: Any) -> None:
+        # psycopg's rollback() forgets every statement it prepared on the connection, so each refused
+        # lease decision (a quota, a busy kind: both roll back) made the next decisions parse and plan
+        # every statement again until it was prepared anew (grant p50 1.15 -> 2.0 ms with one refusal
+        # in four). A ROLLBACK sent as a statement ends the transaction alike, and the rollback() that
+        # SQLAlchemy calls next finds none to end. A dead connection is left to that call.
+        if connection.invalidated:
+            return
+        dbapi_connection = connection.connection.dbapi_connection
+        if dbapi_connection.info.transaction_status != dbapi_connection.info.transaction_status.IDLE:
+            try:
+                dbapi_connection.execute("ROLLBACK", prepare=False)
+            except engine.dialect.loaded_dbapi.Error:
+                return
 
 
 class Store:
@@ -111,7 +127,7 @@ class Store:
         if self.kind == "sqlite":
             _prepare_sqlite(self.engine)
         else:
-            _prepare_pings(self.engine)
+            _prepare_postgresql(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

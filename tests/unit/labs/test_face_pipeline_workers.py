@@ -1,4 +1,4 @@
-"""The all-MindSpore pipeline's two worker processes: the sequential pipeline's faces, and a clear error when one dies.
+"""The all-MindSpore pipeline's worker processes: the sequential pipeline's faces, and a clear error when one dies.
 
 Real processes (spawned, each loading MindSpore and the shipped weights), real photos; the dead worker is
 killed with SIGKILL, as the kernel's OOM killer would, and the pipeline must say so instead of waiting forever.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from workbench.labs.face import descriptor, detect, pipeline
-from workbench.labs.face.stage_processes import StageWorkerError
+from workbench.labs.face.pipeline_workers import PipelineWorkerError
 
 DATA = Path(__file__).resolve().parents[3] / "curricula" / "ai-compute-foundations" / "data"
 pytest.importorskip("mindspore")
@@ -46,14 +46,14 @@ def test_worker_processes_give_the_sequential_boxes_and_descriptors(run: pipelin
         for a, b in zip(want_b, got_b, strict=True):
             np.testing.assert_allclose([b.x, b.y, b.w, b.h, b.score], [a.x, a.y, a.w, a.h, a.score], atol=1e-4)
             np.testing.assert_allclose(b.landmarks, a.landmarks, atol=1e-4)
-    for want, got in zip(sequential, run.overlapped(photos[::-1])[::-1], strict=True):  # other order, same pair
+    for want, got in zip(sequential, run.overlapped(photos[::-1])[::-1], strict=True):  # other order, same workers
         np.testing.assert_allclose(got, want[0], rtol=1e-5, atol=1e-6)
     workers = run._workers
     assert workers is not None
     if len(os.sched_getaffinity(0)) >= 2:  # each worker owns one core, not the same one
         cores = [os.sched_getaffinity(w.process.pid) for w in workers.workers if w.process.pid]
         assert len(cores) == 2 and all(len(c) == 1 for c in cores) and cores[0] != cores[1], cores
-    files = [slot.path for slot in workers.slots]
+    files = [w.photo.path for w in workers.workers]
     run.close()
     assert not any(w.process.is_alive() for w in workers.workers)
     assert not any(os.path.exists(f) for f in files), "shared photo files must be removed on close"
@@ -64,14 +64,15 @@ def test_a_dead_worker_is_an_error_naming_it_not_a_hang(run: pipeline.Pipeline, 
     run.overlapped(photos[:1])  # a live pair
     workers = run._workers
     assert workers is not None
-    embedder = workers.workers[1].process
-    assert embedder.pid is not None
-    os.kill(embedder.pid, signal.SIGKILL)
-    embedder.join()
-    with pytest.raises(StageWorkerError, match=r"face embed worker process \(pid \d+\) exited with code -9"):
+    victim = workers.workers[-1].process
+    assert victim.pid is not None
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.join()
+    with pytest.raises(PipelineWorkerError, match=r"face pipeline worker \d.* process \(pid \d+\) exited with code -9 "
+                                                  r"while (being sent|working on) photo \d"):
         run.overlapped(photos)
-    assert run._workers is None and not workers.workers[0].process.is_alive(), "both workers stop after a death"
-    again = run.overlapped(photos[:2])  # the next call starts a new pair
+    assert run._workers is None and not any(w.process.is_alive() for w in workers.workers), "all workers stop"
+    again = run.overlapped(photos[:2])  # the next call starts new workers
     assert [len(v) for v in again] == [1, 2]
     run.close()
 
@@ -80,6 +81,6 @@ def test_a_dead_worker_is_an_error_naming_it_not_a_hang(run: pipeline.Pipeline, 
 def test_a_worker_that_cannot_load_its_stage_says_why(run: pipeline.Pipeline, photos: list[np.ndarray],
                                                       tmp_path: Path) -> None:
     broken = pipeline.Pipeline(run.detector, descriptor.Descriptor("mindspore", run.net.ops, tmp_path))
-    with pytest.raises(StageWorkerError, match=r"face embed worker .* failed while starting: .*face_recognition_model"):
+    with pytest.raises(PipelineWorkerError, match=r"worker 0.* failed while starting: .*face_recognition_model"):
         broken.overlapped(photos[:1])
     assert broken._workers is None

@@ -1,0 +1,255 @@
+"""The face pipeline in worker processes, one per core (two at most), photos dealt to whichever is free.
+
+Why processes: MindSpore graphs launched from two Python threads of one process ran 3x slower than one
+after the other (docs/benchmarks.md, 2026-12-03), so the torch way of using two cores (detect photo i + 1
+on one thread while photo i is embedded on another) loses there; each process owns a MindSpore runtime.
+Why each worker runs the whole pipeline (detect, align, embed) rather than one stage each: one stage per
+process was tried first, and on MindSpore the stages are unbalanced (detection 21.7 CPU ms per face,
+alignment and embedding 18.8), so the detection process set the pace: 26.6 ms per face over the lab's
+seven photos (2026-12-03, load 2.2). Whole photos keep both cores busy whatever the split between stages.
+Why each pinned to one core: unpinned, each runtime's threads (frontend queue, actor, kernel) spread over
+both cores and wait on each other's hand-offs; two MindSpore processes side by side took 30 and 25 ms per
+face for detection and embedding unpinned, 21 and 15.5 pinned (2026-12-03, load ~1.3).
+
+Photos travel through a shared-memory file per worker (a 10 MB photo through a pipe costs milliseconds of
+copying on each side); only boxes and descriptors go through the pipes. Every wait also watches each
+worker's process sentinel, so a worker that dies raises :class:`PipelineWorkerError` naming it, never a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+import os
+import tempfile
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from multiprocessing import connection, get_context
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.labs.face.descriptor import Descriptor
+from workbench.labs.face.detect import Box, Detector
+
+SHARED_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None  # memory-backed files where Linux has them
+
+
+class PipelineWorkerError(RuntimeError):
+    """A pipeline worker process died or failed; the message names the process, the photo and what happened."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a worker process needs to load the pipeline itself: plain values, so they cross a spawn."""
+
+    detect_framework: str
+    mtcnn_folder: Path
+    side: int
+    min_face: float
+    embed_framework: str
+    face_api_folder: Path
+
+
+def recipe(detector: Detector, net: Descriptor) -> Recipe:
+    """The recipe that rebuilds ``detector`` and ``net`` in another process."""
+    if net.folder is None:
+        raise ValueError("the descriptor was not loaded from a folder (descriptor.load); a worker cannot rebuild it")
+    return Recipe(detector.mtcnn.framework, detector.folder, detector.side, detector.min_face, net.framework,
+                  net.folder)
+
+
+class SharedPhoto:
+    """An RGB photo's pixels in a memory-backed file another process maps: written here, read there."""
+
+    def __init__(self) -> None:
+        handle, name = tempfile.mkstemp(prefix="face-photo-", dir=SHARED_DIR)
+        os.close(handle)
+        self.path, self.capacity = name, 0
+        self._map: mmap.mmap | None = None
+        self._remove = weakref.finalize(self, os.unlink, name)
+
+    def write(self, rgb: np.ndarray) -> tuple[str, tuple[int, ...]]:
+        """Copy ``rgb`` in (growing the file if needed); returns what :func:`read_photo` needs."""
+        if rgb.nbytes > self.capacity:
+            if self._map is not None:
+                self._map.close()
+                self._map = None
+            with open(self.path, "r+b") as file:
+                try:  # space taken now: a full tmpfs is then this clear error, not a SIGBUS on the copy
+                    os.posix_fallocate(file.fileno(), 0, rgb.nbytes)
+                except OSError as err:
+                    raise OSError(err.errno, f"no room for a {rgb.nbytes / 1e6:.1f} MB photo in "
+                                  f"{os.path.dirname(self.path)} ({err.strerror}): free space there") from None
+                self._map, self.capacity = mmap.mmap(file.fileno(), rgb.nbytes), rgb.nbytes
+        np.copyto(np.ndarray(rgb.shape, np.uint8, self._map), rgb)
+        return self.path, rgb.shape
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        self._remove()
+
+
+def read_photo(path: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A private copy-free view of the photo a :class:`SharedPhoto` holds (valid until it is rewritten)."""
+    with open(path, "rb") as file:
+        view = mmap.mmap(file.fileno(), int(np.prod(shape)), access=mmap.ACCESS_READ)
+    return np.ndarray(shape, np.uint8, view)
+
+
+def build_pipeline(recipe: Recipe) -> Callable[[str, tuple[int, ...]], tuple[np.ndarray, list[Box]]]:
+    """What a worker runs on each photo, loaded on one intra-op thread per framework (the worker owns one core)."""
+    from workbench.labs.face import align, descriptor
+
+    if "mindspore" in (recipe.detect_framework, recipe.embed_framework):
+        import mindspore
+
+        mindspore.set_context(runtime_num_threads=1)
+    if "torch" in (recipe.detect_framework, recipe.embed_framework):
+        import torch
+
+        torch.set_num_threads(1)
+    detector = Detector(recipe.mtcnn_folder, recipe.detect_framework, recipe.side, recipe.min_face)
+    net = descriptor.load(recipe.face_api_folder, recipe.embed_framework)
+
+    def whole(path: str, shape: tuple[int, ...]) -> tuple[np.ndarray, list[Box]]:
+        rgb = read_photo(path, shape)
+        boxes = detector.detect(rgb)
+        if not boxes:
+            return np.zeros((0, 128), np.float32), boxes
+        return net.embed(align.crops(rgb, [b.landmarks for b in boxes])), boxes
+
+    return whole
+
+
+def serve(pipe: connection.Connection, recipe: Recipe, core: int | None) -> None:
+    """A worker's life: pin to ``core``, load the pipeline, then answer photos until ``None`` or the pipe closes."""
+    if core is not None:
+        os.sched_setaffinity(0, {core})
+    try:
+        work = build_pipeline(recipe)
+    except Exception as err:  # reported to the parent, which raises it with the worker's name
+        pipe.send(("error", f"{type(err).__name__}: {err}"))
+        return
+    pipe.send(("ready", None))
+    while True:
+        try:
+            request = pipe.recv()
+        except EOFError:  # the parent has gone
+            return
+        if request is None:
+            return
+        try:
+            pipe.send(("ok", work(*request)))
+        except Exception as err:
+            pipe.send(("error", f"{type(err).__name__}: {err}"))
+
+
+class Worker:
+    """One worker process, the parent's end of its pipe, and the shared file its photos go through."""
+
+    def __init__(self, recipe: Recipe, number: int, core: int | None) -> None:
+        self.name = f"face pipeline worker {number}" + ("" if core is None else f" (core {core})")
+        parent_end, child_end = get_context("spawn").Pipe()
+        self.pipe, self.photo = parent_end, SharedPhoto()
+        self.process: BaseProcess = get_context("spawn").Process(
+            target=serve, args=(child_end, recipe, core), name=f"face-pipeline-{number}", daemon=True)
+        self.process.start()
+        child_end.close()
+
+    def send(self, rgb: np.ndarray, doing: str) -> None:
+        """Put ``rgb`` in this worker's shared file and ask for its faces."""
+        try:
+            self.pipe.send(self.photo.write(np.asarray(rgb, np.uint8)))
+        except (BrokenPipeError, ConnectionResetError):
+            raise self.died(doing) from None
+
+    def receive(self, doing: str) -> Any:
+        """The worker's answer; :class:`PipelineWorkerError` if it died first or failed on the request."""
+        ready = connection.wait([self.pipe, self.process.sentinel])
+        try:
+            if self.pipe not in ready:
+                raise EOFError
+            status, payload = self.pipe.recv()
+        except (EOFError, ConnectionResetError, OSError):
+            raise self.died(doing) from None
+        if status == "error":
+            raise PipelineWorkerError(f"the {self.name}, pid {self.process.pid}, failed {doing}: {payload}")
+        return payload
+
+    def died(self, doing: str) -> PipelineWorkerError:
+        self.process.join(timeout=5)
+        return PipelineWorkerError(
+            f"the {self.name} process (pid {self.process.pid}) exited with code {self.process.exitcode} {doing}; "
+            "the pipeline stopped its workers and starts new ones on its next call")
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            with contextlib.suppress(OSError):  # it may be exiting already
+                self.pipe.send(None)
+            self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.pipe.close()
+        self.photo.close()
+
+
+class PipelineWorkers:
+    """Up to ``count`` worker processes, one per core this process may use, each pinned to its core.
+
+    Why long-lived: a worker takes seconds to start (imports, weights, compiled graphs), so they are
+    started once per pipeline and kept for every later run, until :meth:`close`.
+    """
+
+    def __init__(self, detector: Detector, net: Descriptor, count: int = 2) -> None:
+        allowed = sorted(os.sched_getaffinity(0))[:count]
+        cores: list[int | None] = [*allowed] if len(allowed) >= 2 else [None]  # one core: one worker, unpinned
+        plan = recipe(detector, net)
+        self.workers = [Worker(plan, number, core) for number, core in enumerate(cores)]
+        self._stop = weakref.finalize(self, stop_all, self.workers)
+        try:
+            for worker in self.workers:
+                worker.receive("while starting")
+        except PipelineWorkerError:
+            self.close()
+            raise
+
+    def run(self, photos: Iterable[np.ndarray]) -> list[tuple[np.ndarray, list[Box]]]:
+        """Descriptors and boxes of every photo, in order; each free worker takes the next photo.
+
+        ``photos`` may be a generator: a photo is read only when a worker is free for it.
+        """
+        numbered = enumerate(photos)
+        done: dict[int, tuple[np.ndarray, list[Box]]] = {}
+        busy: dict[Worker, int] = {}
+
+        def give(worker: Worker) -> None:
+            item = next(numbered, None)
+            if item is not None:
+                worker.send(item[1], f"while being sent photo {item[0]}")
+                busy[worker] = item[0]
+
+        for worker in self.workers:
+            give(worker)
+        while busy:
+            ready = connection.wait([w.pipe for w in busy] + [w.process.sentinel for w in busy])
+            for worker in [w for w in busy if w.pipe in ready or w.process.sentinel in ready]:
+                i = busy.pop(worker)
+                done[i] = worker.receive(f"while working on photo {i}")
+                give(worker)
+        return [done[i] for i in range(len(done))]
+
+    def close(self) -> None:
+        """Stop the workers and remove their shared photo files."""
+        self._stop()
+
+
+def stop_all(workers: list[Worker]) -> None:
+    for worker in workers:
+        worker.stop()
