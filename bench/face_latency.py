@@ -4,8 +4,10 @@ The six shipped photos plus one with two faces side by side; one warm-up round, 
 rounds; per stage, milliseconds per face summed over the photos, median over rounds
 (``workbench.labs.face.pipeline.stage_ms_per_face``, what the lab times too); then the same photos
 with detection and embedding overlapped (``Pipeline.overlapped``: two threads on torch, two worker
-processes pinned to a core each when both stages are MindSpore), wall time per face, and the CPU time per
-face of every process taking part (this one and the workers), to show whether both cores did the work.
+processes pinned to a core each, each taking the next detection or embedding, when both stages are
+MindSpore; three warm-up rounds, since each worker compiles its own graphs), wall time per face, and
+the CPU time per face of every process taking part (this one and the workers), to show whether both
+cores did the work.
 Each framework's row runs MTCNN's networks on that framework (``Detector(folder, framework)``);
 alignment and MTCNN's box arithmetic are OpenCV/NumPy either way; a third row is the earlier MindSpore
 pipeline (MindSpore embedding, torch MTCNN), the peer for the change. Both frameworks
@@ -59,7 +61,7 @@ def main() -> None:
         net = descriptor.load(DATA / "face_api", embed_on)
         run = pipeline.Pipeline(detect.Detector(DATA / "mtcnn", detect_on), net)
         rows[name] = pipeline.stage_ms_per_face(run, photos, args.repeats)
-        overlapped[name] = pipeline.overlapped_ms_per_face(run, photos, args.repeats)
+        overlapped[name] = pipeline.overlapped_ms_per_face(run, photos, args.repeats, warmups=3)
         split[name] = overlapped_cpu_ms_per_face(run, photos, args.repeats)
         run.close()
         cpu[name] = cpu_ms_per_face(run, photos, args.repeats)
@@ -91,7 +93,7 @@ def overlapped_cpu_ms_per_face(run: pipeline.Pipeline, photos: list[np.ndarray],
     run.overlapped(photos)  # workers started and warm
     pids = {"main": os.getpid()}
     if run._workers is not None:
-        pids |= {f"{w.stage} worker": w.process.pid for w in run._workers.workers if w.process.pid}
+        pids |= {f"worker {n}": w.process.pid for n, w in enumerate(run._workers.workers) if w.process.pid}
     before = {who: cpu_ticks(pid) for who, pid in pids.items()}
     faces = sum(len(v) for _ in range(repeats) for v in run.overlapped(photos))
     tick_ms = 1e3 / os.sysconf("SC_CLK_TCK")

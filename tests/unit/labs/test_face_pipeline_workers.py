@@ -53,7 +53,8 @@ def test_worker_processes_give_the_sequential_boxes_and_descriptors(run: pipelin
     if len(os.sched_getaffinity(0)) >= 2:  # each worker owns one core, not the same one
         cores = [os.sched_getaffinity(w.process.pid) for w in workers.workers if w.process.pid]
         assert len(cores) == 2 and all(len(c) == 1 for c in cores) and cores[0] != cores[1], cores
-    files = [w.photo.path for w in workers.workers]
+    files = [slot.path for slot in workers.slots]
+    assert files, "photos went through shared files"
     run.close()
     assert not any(w.process.is_alive() for w in workers.workers)
     assert not any(os.path.exists(f) for f in files), "shared photo files must be removed on close"

@@ -18,7 +18,7 @@ import numpy as np
 from workbench.labs.face import align
 from workbench.labs.face.descriptor import Descriptor
 from workbench.labs.face.detect import Box, Detector
-from workbench.labs.face.stage_processes import StageProcesses, StageWorkerError
+from workbench.labs.face.pipeline_workers import PipelineWorkerError, PipelineWorkers
 
 STAGES = ("detect", "align", "embed")
 
@@ -29,7 +29,7 @@ class Pipeline:
 
     detector: Detector
     net: Descriptor
-    _workers: StageProcesses | None = field(default=None, init=False, repr=False, compare=False)
+    _workers: PipelineWorkers | None = field(default=None, init=False, repr=False, compare=False)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """(n, 128) descriptors of the ``n`` faces in ``rgb``, largest face first (n may be 0)."""
@@ -47,15 +47,16 @@ class Pipeline:
         return vectors, boxes, dict(zip(STAGES, (1e3 * (t1 - t0), 1e3 * (t2 - t1), 1e3 * (t3 - t2)), strict=True))
 
     def overlapped(self, photos: Iterable[np.ndarray]) -> list[np.ndarray]:
-        """Descriptors of every photo (a sequence or a generator), photo ``i`` embedded while ``i + 1`` is detected.
+        """Descriptors of every photo (a sequence or a generator), using both cores.
 
         Why: on two cores, two single-threaded stages side by side keep both busy without the
         intra-op thread barriers that make a 2-thread convolution crawl when another process
         takes a core; per face, the time is then the slower stage's, not the sum.
-        On torch the two stages are two threads of this process. When both stages run on MindSpore they
-        are two worker processes, one core each (:mod:`.stage_processes`; started on the first call, kept
-        until :meth:`close`): MindSpore graphs launched from two Python threads of one process at once ran
-        3x slower than one after the other (2026-12-03, docs/benchmarks.md).
+        On torch the two stages are two threads of this process. When both stages run on MindSpore, the
+        photos go to two worker processes instead, one pinned to each core, each running the whole
+        pipeline on the photos it is dealt (:mod:`.pipeline_workers`; started on the first call, kept until
+        :meth:`close`): MindSpore graphs launched from two Python threads of one process at once ran 3x
+        slower than one after the other (2026-12-03, docs/benchmarks.md).
         """
         if self.detector.mtcnn.framework == self.net.framework == "mindspore":
             return [vectors for vectors, _ in self.in_processes(photos)]
@@ -75,16 +76,16 @@ class Pipeline:
         return out
 
     def in_processes(self, photos: Iterable[np.ndarray]) -> list[tuple[np.ndarray, list[Box]]]:
-        """Descriptors and boxes of every photo from this pipeline's detection and embedding worker processes.
+        """Descriptors and boxes of every photo from this pipeline's worker processes (one per core, two at most).
 
-        A worker that dies raises :class:`.StageWorkerError`; both workers are then stopped, and the next
-        call starts a new pair.
+        A worker that dies raises :class:`.PipelineWorkerError`; the workers are then stopped, and the next
+        call starts new ones.
         """
         if self._workers is None:
-            self._workers = StageProcesses(self.detector, self.net)
+            self._workers = PipelineWorkers(self.detector, self.net)
         try:
             return self._workers.run(photos)
-        except StageWorkerError:
+        except PipelineWorkerError:
             self.close()
             raise
 
@@ -116,9 +117,16 @@ def stage_ms_per_face(pipeline: Pipeline, photos: Sequence[np.ndarray], repeats:
     return {**out, "total": sum(out.values())}
 
 
-def overlapped_ms_per_face(pipeline: Pipeline, photos: Sequence[np.ndarray], repeats: int = 3) -> float:
-    """Median over rounds of wall milliseconds per face for :meth:`Pipeline.overlapped` over ``photos``."""
-    faces = sum(len(v) for v in pipeline.overlapped(photos))  # warm-up
+def overlapped_ms_per_face(pipeline: Pipeline, photos: Sequence[np.ndarray], repeats: int = 3,
+                           warmups: int = 1) -> float:
+    """Median over rounds of wall milliseconds per face for :meth:`Pipeline.overlapped` over ``photos``.
+
+    ``warmups`` rounds first: on MindSpore each worker process compiles its own graph for each photo size
+    and batch bucket it meets, and which worker meets which photo varies from round to round.
+    """
+    faces = 0
+    for _ in range(warmups):
+        faces = sum(len(v) for v in pipeline.overlapped(photos))
     rounds = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -1,18 +1,19 @@
-"""The face pipeline in worker processes, one per core (two at most), photos dealt to whichever is free.
+"""The face pipeline in worker processes, one per core (two at most), each taking the next detection or embedding.
 
 Why processes: MindSpore graphs launched from two Python threads of one process ran 3x slower than one
 after the other (docs/benchmarks.md, 2026-12-03), so the torch way of using two cores (detect photo i + 1
 on one thread while photo i is embedded on another) loses there; each process owns a MindSpore runtime.
-Why each worker runs the whole pipeline (detect, align, embed) rather than one stage each: one stage per
-process was tried first, and on MindSpore the stages are unbalanced (detection 21.7 CPU ms per face,
-alignment and embedding 18.8), so the detection process set the pace: 26.6 ms per face over the lab's
-seven photos (2026-12-03, load 2.2). Whole photos keep both cores busy whatever the split between stages.
+Why every worker can run both stages rather than one stage each: one stage per process was tried first,
+and on MindSpore the stages are unbalanced (detection 21.7 CPU ms per face, alignment and embedding 18.8),
+so the detection process set the pace: 26.6 ms per face over the lab's seven photos (2026-12-03, load 2.2).
+Workers that take whichever task comes next (:meth:`PipelineWorkers.run`) keep both cores busy whatever
+the split between the stages.
 Why each pinned to one core: unpinned, each runtime's threads (frontend queue, actor, kernel) spread over
 both cores and wait on each other's hand-offs; two MindSpore processes side by side took 30 and 25 ms per
 face for detection and embedding unpinned, 21 and 15.5 pinned (2026-12-03, load ~1.3).
 
-Photos travel through a shared-memory file per worker (a 10 MB photo through a pipe costs milliseconds of
-copying on each side); only boxes and descriptors go through the pipes. Every wait also watches each
+Photos travel through shared-memory files (a 10 MB photo through a pipe costs milliseconds of copying on
+each side), one per photo in flight; only boxes and descriptors go through the pipes. Every wait also watches each
 worker's process sentinel, so a worker that dies raises :class:`PipelineWorkerError` naming it, never a hang.
 """
 
@@ -36,6 +37,7 @@ from workbench.labs.face.descriptor import Descriptor
 from workbench.labs.face.detect import Box, Detector
 
 SHARED_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None  # memory-backed files where Linux has them
+MAX_WAITING = 2  # detected photos waiting for a worker to embed them, at most
 
 
 class PipelineWorkerError(RuntimeError):
@@ -102,8 +104,11 @@ def read_photo(path: str, shape: tuple[int, ...]) -> np.ndarray:
     return np.ndarray(shape, np.uint8, view)
 
 
-def build_pipeline(recipe: Recipe) -> Callable[[str, tuple[int, ...]], tuple[np.ndarray, list[Box]]]:
-    """What a worker runs on each photo, loaded on one intra-op thread per framework (the worker owns one core)."""
+def build_pipeline(recipe: Recipe) -> Callable[..., Any]:
+    """What a worker runs: ``("detect", path, shape)`` -> boxes, ``("embed", path, shape, boxes)`` -> descriptors.
+
+    Both stages are loaded in every worker, on one intra-op thread per framework (the worker owns one core).
+    """
     from workbench.labs.face import align, descriptor
 
     if "mindspore" in (recipe.detect_framework, recipe.embed_framework):
@@ -117,14 +122,13 @@ def build_pipeline(recipe: Recipe) -> Callable[[str, tuple[int, ...]], tuple[np.
     detector = Detector(recipe.mtcnn_folder, recipe.detect_framework, recipe.side, recipe.min_face)
     net = descriptor.load(recipe.face_api_folder, recipe.embed_framework)
 
-    def whole(path: str, shape: tuple[int, ...]) -> tuple[np.ndarray, list[Box]]:
+    def work(task: str, path: str, shape: tuple[int, ...], boxes: list[Box] | None = None) -> Any:
         rgb = read_photo(path, shape)
-        boxes = detector.detect(rgb)
-        if not boxes:
-            return np.zeros((0, 128), np.float32), boxes
-        return net.embed(align.crops(rgb, [b.landmarks for b in boxes])), boxes
+        if task == "detect":
+            return detector.detect(rgb)
+        return net.embed(align.crops(rgb, [b.landmarks for b in boxes or []]))
 
-    return whole
+    return work
 
 
 def serve(pipe: connection.Connection, recipe: Recipe, core: int | None) -> None:
@@ -151,21 +155,20 @@ def serve(pipe: connection.Connection, recipe: Recipe, core: int | None) -> None
 
 
 class Worker:
-    """One worker process, the parent's end of its pipe, and the shared file its photos go through."""
+    """One worker process and the parent's end of its pipe."""
 
     def __init__(self, recipe: Recipe, number: int, core: int | None) -> None:
         self.name = f"face pipeline worker {number}" + ("" if core is None else f" (core {core})")
         parent_end, child_end = get_context("spawn").Pipe()
-        self.pipe, self.photo = parent_end, SharedPhoto()
+        self.pipe = parent_end
         self.process: BaseProcess = get_context("spawn").Process(
             target=serve, args=(child_end, recipe, core), name=f"face-pipeline-{number}", daemon=True)
         self.process.start()
         child_end.close()
 
-    def send(self, rgb: np.ndarray, doing: str) -> None:
-        """Put ``rgb`` in this worker's shared file and ask for its faces."""
+    def send(self, request: tuple[Any, ...], doing: str) -> None:
         try:
-            self.pipe.send(self.photo.write(np.asarray(rgb, np.uint8)))
+            self.pipe.send(request)
         except (BrokenPipeError, ConnectionResetError):
             raise self.died(doing) from None
 
@@ -197,7 +200,16 @@ class Worker:
             self.process.kill()
             self.process.join()
         self.pipe.close()
-        self.photo.close()
+
+
+@dataclass
+class Photo:
+    """A photo in flight: its number, the shared file holding it, where that is, and its boxes once detected."""
+
+    number: int
+    slot: SharedPhoto
+    where: tuple[str, tuple[int, ...]]
+    boxes: list[Box] | None = None
 
 
 class PipelineWorkers:
@@ -212,7 +224,8 @@ class PipelineWorkers:
         cores: list[int | None] = [*allowed] if len(allowed) >= 2 else [None]  # one core: one worker, unpinned
         plan = recipe(detector, net)
         self.workers = [Worker(plan, number, core) for number, core in enumerate(cores)]
-        self._stop = weakref.finalize(self, stop_all, self.workers)
+        self.slots: list[SharedPhoto] = []  # every shared file made; the free ones are lent again
+        self._stop = weakref.finalize(self, stop_all, self.workers, self.slots)
         try:
             for worker in self.workers:
                 worker.receive("while starting")
@@ -221,35 +234,70 @@ class PipelineWorkers:
             raise
 
     def run(self, photos: Iterable[np.ndarray]) -> list[tuple[np.ndarray, list[Box]]]:
-        """Descriptors and boxes of every photo, in order; each free worker takes the next photo.
+        """Descriptors and boxes of every photo, in order.
 
-        ``photos`` may be a generator: a photo is read only when a worker is free for it.
+        Each photo is two tasks, detection then alignment and embedding, and a free worker takes the next
+        photo's detection while fewer than :data:`MAX_WAITING` detected photos wait for their embedding, else
+        the oldest waiting embedding (a photo may be detected in one worker and embedded in the other: both
+        read it from its shared file). Why tasks, not whole photos: whole photos dealt to two workers left
+        one idle while the other finished the last photo (25 ms per face over the lab's seven photos against
+        the ~19.5 ms their CPU time allows). ``photos`` may be a generator: a photo is read only when a
+        worker is free to detect it, so at most ``len(workers) + MAX_WAITING`` photos are held at once.
         """
         numbered = enumerate(photos)
+        free_slots = list(self.slots)
+        waiting: list[Photo] = []  # detected, not yet embedded, oldest first
+        busy: dict[Worker, Photo] = {}
         done: dict[int, tuple[np.ndarray, list[Box]]] = {}
-        busy: dict[Worker, int] = {}
+        more = True
 
         def give(worker: Worker) -> None:
-            item = next(numbered, None)
-            if item is not None:
-                worker.send(item[1], f"while being sent photo {item[0]}")
-                busy[worker] = item[0]
+            nonlocal more
+            if more and len(waiting) < MAX_WAITING:
+                item = next(numbered, None)
+                if item is not None:
+                    if not free_slots:
+                        self.slots.append(SharedPhoto())
+                        free_slots.append(self.slots[-1])
+                    slot = free_slots.pop()
+                    photo = Photo(item[0], slot, slot.write(np.asarray(item[1], np.uint8)))
+                    worker.send(("detect", *photo.where), f"while being sent photo {photo.number}")
+                    busy[worker] = photo
+                    return
+                more = False
+            if waiting:
+                photo = waiting.pop(0)
+                worker.send(("embed", *photo.where, photo.boxes), f"while being sent photo {photo.number}'s faces")
+                busy[worker] = photo
 
         for worker in self.workers:
             give(worker)
         while busy:
             ready = connection.wait([w.pipe for w in busy] + [w.process.sentinel for w in busy])
             for worker in [w for w in busy if w.pipe in ready or w.process.sentinel in ready]:
-                i = busy.pop(worker)
-                done[i] = worker.receive(f"while working on photo {i}")
+                photo = busy.pop(worker)
+                if photo.boxes is None:
+                    photo.boxes = worker.receive(f"while detecting faces in photo {photo.number}")
+                    if photo.boxes:
+                        waiting.append(photo)
+                    else:
+                        done[photo.number] = (np.zeros((0, 128), np.float32), photo.boxes)
+                        free_slots.append(photo.slot)
+                else:
+                    vectors = worker.receive(f"while embedding the faces of photo {photo.number}")
+                    done[photo.number] = (vectors, photo.boxes)
+                    free_slots.append(photo.slot)
+            for worker in [w for w in self.workers if w not in busy]:
                 give(worker)
         return [done[i] for i in range(len(done))]
 
     def close(self) -> None:
-        """Stop the workers and remove their shared photo files."""
+        """Stop the workers and remove the shared photo files."""
         self._stop()
 
 
-def stop_all(workers: list[Worker]) -> None:
+def stop_all(workers: list[Worker], slots: list[SharedPhoto]) -> None:
     for worker in workers:
         worker.stop()
+    for slot in slots:
+        slot.close()
