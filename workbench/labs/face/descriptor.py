@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.labs.face.graph_batches import run_padded, warn_if_op_by_op
+from workbench.labs.face.graph_batches import compile_graph, run_padded, warn_if_op_by_op
 
 BATCH_BUCKETS = (1, 2, 4, 8)
 MEAN_RGB = np.array([122.782, 117.001, 104.298], np.float32)
@@ -139,7 +139,7 @@ class MindSporeOps:
             def compiled(t: Any) -> Any:
                 return network(ops, t)
 
-            self._compiled = self.ms.jit(compiled, fullgraph=True)
+            self._compiled = compile_graph(compiled)
         [out] = run_padded(lambda padded: [self._compiled(self.ms.Tensor(padded)).asnumpy()], batch, BATCH_BUCKETS)
         return out
 

@@ -5,7 +5,8 @@ architecture lives in one place, so parity between the frameworks tests the ops,
 Both tables read the same shipped weight files (``pnet.pt``, ``rnet.pt``, ``onet.pt``, facenet-pytorch's
 release; opened with ``torch.load``, torch being a dependency of the workbench either way).
 
-MindSpore compiles each network with ``ms.jit(fullgraph=True)`` (op by op, PyNative, costs a Python
+MindSpore compiles each network (:func:`.graph_batches.compile_graph`: ``ms.jit(fullgraph=True)`` in PyNative
+mode, a ``Cell`` in the pipeline workers' GRAPH_MODE; op by op, PyNative, costs a Python
 dispatch per op; ``fullgraph`` makes an uncompilable construct an error rather than an interpreted
 node). A graph is compiled once per input shape, so inputs are zero-padded to fixed shapes: R-Net and
 O-Net batches to :data:`BATCH_BUCKETS` crops, and P-Net gets every pyramid level of a photo at once,
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.labs.face.graph_batches import bucket, run_padded, warn_if_op_by_op
+from workbench.labs.face.graph_batches import bucket, compile_graph, run_padded, warn_if_op_by_op
 
 NETS = ("pnet", "rnet", "onet")
 BATCH_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64)
@@ -136,9 +137,9 @@ class MindSporeNets:
         def onet_graph(x: Any) -> Any:
             return onet(me, x)
 
-        self._pnet = mindspore.jit(pnet_graph, fullgraph=True)
-        self._rnet = mindspore.jit(rnet_graph, fullgraph=True)
-        self._onet = mindspore.jit(onet_graph, fullgraph=True)
+        self._pnet = compile_graph(pnet_graph)
+        self._rnet = compile_graph(rnet_graph)
+        self._onet = compile_graph(onet_graph)
 
     def conv(self, net: str, x: Any, name: str) -> Any:
         return self.ops.conv2d(x, self.w[net][f"{name}.weight"], self.w[net][f"{name}.bias"])

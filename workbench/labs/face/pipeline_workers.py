@@ -114,7 +114,8 @@ def build_pipeline(recipe: Recipe) -> Callable[..., Any]:
     if "mindspore" in (recipe.detect_framework, recipe.embed_framework):
         import mindspore
 
-        mindspore.set_context(runtime_num_threads=1)
+        # GRAPH_MODE is safe here (this process is ours) and calls compiled graphs 0.8 ms faster (graph_batches)
+        mindspore.set_context(runtime_num_threads=1, mode=mindspore.GRAPH_MODE)
     if "torch" in (recipe.detect_framework, recipe.embed_framework):
         import torch
 
