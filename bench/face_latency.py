@@ -85,7 +85,8 @@ def main() -> None:
 
 
 def overlapped_cpu_ms_per_face(run: pipeline.Pipeline, photos: list[np.ndarray], repeats: int) -> dict[str, float]:
-    """CPU milliseconds per face over ``repeats`` more (warm) overlapped rounds, this process and each worker.
+    """CPU milliseconds per face of this process and each worker, all of them summed, medians over ``repeats``
+    more overlapped rounds (a round in which a worker compiles a graph for a shape new to it is an outlier).
 
     Read from ``/proc/<pid>/stat`` (user + system ticks), so the workers' time counts, which this process's
     ``process_time`` cannot see.
@@ -94,11 +95,15 @@ def overlapped_cpu_ms_per_face(run: pipeline.Pipeline, photos: list[np.ndarray],
     pids = {"main": os.getpid()}
     if run._workers is not None:
         pids |= {f"worker {n}": w.process.pid for n, w in enumerate(run._workers.workers) if w.process.pid}
-    before = {who: cpu_ticks(pid) for who, pid in pids.items()}
-    faces = sum(len(v) for _ in range(repeats) for v in run.overlapped(photos))
     tick_ms = 1e3 / os.sysconf("SC_CLK_TCK")
-    out = {who: (cpu_ticks(pid) - before[who]) * tick_ms / max(faces, 1) for who, pid in pids.items()}
-    return {**out, "all": sum(out.values())}
+    rounds: dict[str, list[float]] = {who: [] for who in [*pids, "all"]}
+    for _ in range(repeats):
+        before = {who: cpu_ticks(pid) for who, pid in pids.items()}
+        faces = sum(len(v) for v in run.overlapped(photos))
+        spent = {who: (cpu_ticks(pid) - before[who]) * tick_ms / max(faces, 1) for who, pid in pids.items()}
+        for who, ms in {**spent, "all": sum(spent.values())}.items():
+            rounds[who].append(ms)
+    return {who: statistics.median(values) for who, values in rounds.items()}
 
 
 def cpu_ticks(pid: int) -> int:

@@ -20,12 +20,13 @@ worker's process sentinel, so a worker that dies raises :class:`PipelineWorkerEr
 from __future__ import annotations
 
 import contextlib
+import itertools
 import mmap
 import os
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import connection, get_context
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -205,12 +206,15 @@ class Worker:
 
 @dataclass
 class Photo:
-    """A photo in flight: its number, the shared file holding it, where that is, and its boxes once detected."""
+    """A photo in flight: its number, the shared file holding it, where that is, its boxes once detected, and
+    the descriptors of its embedding tasks (by first face) once done, out of ``tasks``."""
 
     number: int
     slot: SharedPhoto
     where: tuple[str, tuple[int, ...]]
     boxes: list[Box] | None = None
+    parts: dict[int, np.ndarray] = field(default_factory=dict)
+    tasks: int = 0
 
 
 class PipelineWorkers:
@@ -237,57 +241,66 @@ class PipelineWorkers:
     def run(self, photos: Iterable[np.ndarray]) -> list[tuple[np.ndarray, list[Box]]]:
         """Descriptors and boxes of every photo, in order.
 
-        Each photo is two tasks, detection then alignment and embedding, and a free worker takes the next
-        photo's detection while fewer than :data:`MAX_WAITING` detected photos wait for their embedding, else
-        the oldest waiting embedding (a photo may be detected in one worker and embedded in the other: both
-        read it from its shared file). Why tasks, not whole photos: whole photos dealt to two workers left
-        one idle while the other finished the last photo (25 ms per face over the lab's seven photos against
-        the ~19.5 ms their CPU time allows). ``photos`` may be a generator: a photo is read only when a
-        worker is free to detect it, so at most ``len(workers) + MAX_WAITING`` photos are held at once.
+        Each photo is a detection task, then alignment-and-embedding tasks, and a free worker takes the next
+        photo's detection while fewer than :data:`MAX_WAITING` embedding tasks wait, else the oldest waiting
+        embedding (a photo may be detected in one worker and embedded in another: both read its shared
+        file). Once every photo has been taken, a photo's faces are split into one embedding task per worker,
+        so none idles while the last photo's faces are embedded. Why tasks, not whole photos: whole photos
+        dealt to two workers left one idle while the other finished the last photo (25.3 ms per face over
+        the lab's seven photos against the ~19.5 their CPU time allowed). ``photos`` may be a generator: a
+        photo is read only when a worker is free to detect it, so few photos are held at once.
         """
         numbered = enumerate(photos)
+        upcoming = next(numbered, None)  # read one ahead, to know when the last photo has been taken
         free_slots = list(self.slots)
-        waiting: list[Photo] = []  # detected, not yet embedded, oldest first
-        busy: dict[Worker, Photo] = {}
+        waiting: list[tuple[Photo, slice]] = []  # embedding tasks (a photo, which of its faces), oldest first
+        busy: dict[Worker, tuple[Photo, slice | None]] = {}  # None: detecting
         done: dict[int, tuple[np.ndarray, list[Box]]] = {}
-        more = True
 
         def give(worker: Worker) -> None:
-            nonlocal more
-            if more and len(waiting) < MAX_WAITING:
-                item = next(numbered, None)
-                if item is not None:
-                    if not free_slots:
-                        self.slots.append(SharedPhoto())
-                        free_slots.append(self.slots[-1])
-                    slot = free_slots.pop()
-                    photo = Photo(item[0], slot, slot.write(np.asarray(item[1], np.uint8)))
-                    worker.send(("detect", *photo.where), f"while being sent photo {photo.number}")
-                    busy[worker] = photo
-                    return
-                more = False
+            nonlocal upcoming
+            if upcoming is not None and len(waiting) < MAX_WAITING:
+                (number, rgb), upcoming = upcoming, next(numbered, None)
+                if not free_slots:
+                    self.slots.append(SharedPhoto())
+                    free_slots.append(self.slots[-1])
+                slot = free_slots.pop()
+                photo = Photo(number, slot, slot.write(np.asarray(rgb, np.uint8)))
+                worker.send(("detect", *photo.where), f"while being sent photo {number}")
+                busy[worker] = (photo, None)
+                return
             if waiting:
-                photo = waiting.pop(0)
-                worker.send(("embed", *photo.where, photo.boxes), f"while being sent photo {photo.number}'s faces")
-                busy[worker] = photo
+                photo, faces = waiting.pop(0)
+                request = ("embed", *photo.where, (photo.boxes or [])[faces])
+                worker.send(request, f"while being sent photo {photo.number}'s faces")
+                busy[worker] = (photo, faces)
+
+        def detected(photo: Photo, boxes: list[Box]) -> None:
+            photo.boxes = boxes
+            pieces = min(len(boxes), 1 if upcoming is not None else len(self.workers))
+            bounds = np.linspace(0, len(boxes), pieces + 1).astype(int)
+            photo.tasks = pieces
+            waiting.extend((photo, slice(a, b)) for a, b in itertools.pairwise(bounds))
+            if not boxes:
+                finish(photo)
+
+        def finish(photo: Photo) -> None:
+            vectors = [photo.parts[k] for k in sorted(photo.parts)] or [np.zeros((0, 128), np.float32)]
+            done[photo.number] = (np.concatenate(vectors), photo.boxes or [])
+            free_slots.append(photo.slot)
 
         for worker in self.workers:
             give(worker)
         while busy:
             ready = connection.wait([w.pipe for w in busy] + [w.process.sentinel for w in busy])
             for worker in [w for w in busy if w.pipe in ready or w.process.sentinel in ready]:
-                photo = busy.pop(worker)
-                if photo.boxes is None:
-                    photo.boxes = worker.receive(f"while detecting faces in photo {photo.number}")
-                    if photo.boxes:
-                        waiting.append(photo)
-                    else:
-                        done[photo.number] = (np.zeros((0, 128), np.float32), photo.boxes)
-                        free_slots.append(photo.slot)
+                photo, faces = busy.pop(worker)
+                if faces is None:
+                    detected(photo, worker.receive(f"while detecting faces in photo {photo.number}"))
                 else:
-                    vectors = worker.receive(f"while embedding the faces of photo {photo.number}")
-                    done[photo.number] = (vectors, photo.boxes)
-                    free_slots.append(photo.slot)
+                    photo.parts[faces.start] = worker.receive(f"while embedding the faces of photo {photo.number}")
+                    if len(photo.parts) == photo.tasks:
+                        finish(photo)
             for worker in [w for w in self.workers if w not in busy]:
                 give(worker)
         return [done[i] for i in range(len(done))]
