@@ -53,8 +53,8 @@ class Pipeline:
         intra-op thread barriers that make a 2-thread convolution crawl when another process
         takes a core; per face, the time is then the slower stage's, not the sum.
         On torch the two stages are two threads of this process. When both stages run on MindSpore, the
-        photos go to two worker processes instead, one pinned to each core, each running the whole
-        pipeline on the photos it is dealt (:mod:`.pipeline_workers`; started on the first call, kept until
+        photos go to two worker processes instead, one pinned to each core, each taking the next
+        detection or embedding task (:mod:`.pipeline_workers`; started on the first call, kept until
         :meth:`close`): MindSpore graphs launched from two Python threads of one process at once ran 3x
         slower than one after the other (2026-12-03, docs/benchmarks.md).
         """
