@@ -43,6 +43,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal,
     literal_column,
     or_,
     select,
@@ -50,6 +51,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
@@ -217,7 +219,8 @@ def take_or_probe(kind: str, count: int, pg: bool) -> Prepared:
 INSERT_LEASE = Prepared(insert(LEASES).values({c.key: bindparam(c.key) for c in LEASES.columns if c.key != "id"})
                         .returning(L.id))
 TAKE_SLOT = Prepared(update(SLOTS).where(D.id == bindparam("slot")).values(lease_id=bindparam("lid")))
-FREE_SLOTS = Prepared(update(SLOTS).where(D.lease_id == bindparam("lid")).values(lease_id=None))
+FREE_SLOTS = Prepared(update(SLOTS).where(D.lease_id == bindparam("lid")).values(lease_id=None,
+                                                                                  freed=bindparam("freed")))
 END_LEASE = Prepared(update(LEASES).where(L.id == bindparam("lid")).values(
     state=bindparam("new_state"), ended=bindparam("new_ended"), reason=bindparam("new_reason")))
 RENEW = Prepared(update(LEASES).where(L.id == bindparam("lid")).values(deadline=bindparam("new_deadline")))
@@ -232,10 +235,17 @@ def decay(amount: Any, halvings: Any) -> Any:
     return case((or_(halvings > 60, amount < 1e-12), 0.0), else_=amount * func.power(0.5, halvings))
 
 
-def _start_usage(dml: Any) -> Any:
-    stmt = dml.insert(USAGE).values(holder=bindparam("holder"), half_life_s=bindparam("half", type_=Float),
-                                    decayed_s=0.0, as_of_s=bindparam("start_s", type_=Float),
-                                    live_count=bindparam("n"), live_start_s=bindparam("w", type_=Float))
+def _start_usage(dml: Any, after: Any = None) -> Any:
+    """START_USAGE's upsert; with ``after`` (a CTE), only when that CTE returned a row."""
+    values = {"holder": bindparam("holder", type_=U.holder.type), "half_life_s": bindparam("half", type_=Float),
+              "decayed_s": literal(0.0, Float), "as_of_s": bindparam("start_s", type_=Float),
+              "live_count": bindparam("n", type_=Integer), "live_start_s": bindparam("w", type_=Float)}
+    stmt = dml.insert(USAGE)
+    if after is None:
+        stmt = stmt.values(values)
+    else:  # typed: PostgreSQL takes an untyped parameter in a select list for text
+        stmt = stmt.from_select(list(values), select(*(sql_cast(v, v.type) for v in values.values()))
+                                .where(exists(select(after.c.id))))
     return stmt.on_conflict_do_update(index_elements=[U.holder], set_={
         "live_count": U.live_count + stmt.excluded.live_count,
         "live_start_s": U.live_start_s + stmt.excluded.live_start_s})
@@ -251,6 +261,36 @@ GRANT_NEW_PG = Prepared(select(_NEW.c.id).add_cte(
     update(SLOTS).where(D.id == bindparam("slot"))
     .values(lease_id=select(_NEW.c.id).scalar_subquery()).cte("take"),
     _start_usage(postgresql).cte("usage")))
+
+
+@cache
+def take_and_grant(kind: str) -> Prepared:
+    """PostgreSQL, one device: ``take_or_probe``'s statement that also writes the lease when it took the
+    device — its row (``INSERT_LEASE``'s parameters but ``devices``, which names the device taken), the
+    device, its holder's usage row (``usage_params``) — returning the new lease's id as ``lease``. One
+    statement where a grant took two. The start (``started``, read from the clock before the statement)
+    must not precede the device's last release (``freed``): if it does — a release committed after the
+    clock was read — nothing is written, ``lease`` is NULL and the device stays locked for the caller.
+    When nothing is free it costs ~0.05 ms more than ``take_or_probe`` (the writes' executor set-up and
+    the row's parameters), so a decision uses it only for its last choice: a kind with a fallback after
+    it is the scarce one, often busy."""
+    probe = select(exists().where(*_queued(kind)).label("queued")).subquery("probe")
+    taken = (_first_free(kind, 1, True, ~exists().where(*_queued(kind))).add_columns(D.freed)
+             .cte("taken").prefix_with("MATERIALIZED"))
+    started = sql_cast(bindparam("started", type_=L.started.type), L.started.type)
+    device = func.json_build_array(func.json_build_object(fixed("kind"), fixed(kind), fixed("id"), taken.c.ident))
+    columns = [c for c in LEASES.columns if c.key != "id"]
+    new = insert(LEASES).from_select([c.key for c in columns], select(*(
+        device if c.key == "devices" else sql_cast(bindparam(c.key, type_=c.type), c.type) for c in columns))
+        .where(or_(taken.c.freed.is_(None), taken.c.freed <= started))).returning(L.id).cte("new")
+    take = update(SLOTS).where(D.id == taken.c.id, new.c.id.is_not(None)).values(lease_id=new.c.id).cte("take")
+    free = select(func.count()).select_from(SLOTS).where(*_free(kind)).scalar_subquery()
+    lease = select(new.c.id).scalar_subquery().label("lease")
+    return Prepared(select(taken.c.id, taken.c.ident, probe.c.queued, case((taken.c.id.is_(None), free)).label("free"),
+                           lease).select_from(probe.outerjoin(taken, true()))
+                    .add_cte(take, _start_usage(postgresql, new).cte("usage")))
+
+
 _END_S = bindparam("end_s", type_=Float)
 _LATER = case((U.as_of_s > _END_S, U.as_of_s), else_=_END_S)  # ends may come out of order (missed deadlines)
 END_USAGE = Prepared(update(USAGE).where(U.holder == bindparam("holder")).values(
@@ -296,7 +336,7 @@ def end(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> list[dic
         done.append({**row, "ended": ended})
     END_LEASE.run(conn, [{"lid": r["id"], "new_state": r["state"], "new_ended": r["ended"],
                           "new_reason": r["reason"]} for r in done])
-    FREE_SLOTS.run(conn, [{"lid": r["id"]} for r in done])
+    FREE_SLOTS.run(conn, [{"lid": r["id"], "freed": r["ended"]} for r in done])
     # A queued row that ends used nothing; holders in one order, so two reclaims lock their rows alike.
     started = sorted((r for r in done if r["started"] is not None), key=lambda r: str(r["holder"]))
     if started:

@@ -168,7 +168,14 @@ class LeaseManager:
             if over:
                 refusals.append(QuotaExceeded(over))
                 continue
-            slots = self._free(conn, req, holder, mine, now, pg)
+            # PostgreSQL, one device, no fallback left: taken and granted in one statement (``take_and_grant``)
+            last = req is requests[-1] and pg and mine is None and req.count == 1
+            live = self._live(req, quota, ttl, []) if last else None
+            fused = live and self._new_row(live, holder, requests, course, kernel_id, ttl, live["started"], "live")
+            slots = self._free(conn, req, holder, mine, now, pg, fused)
+            if fused and slots and slots[0].get("lease") is not None:  # taken and granted in that one statement
+                fused["devices"] = [{"kind": req.kind, "id": slots[0]["ident"]}]
+                return lease_dict({**fused, "id": slots[0]["lease"]})
             if len(slots) == req.count:
                 return self._grant(conn, mine, slots, holder, req, requests, course, kernel_id, ttl, quota)
             busy = busy or req
@@ -183,16 +190,18 @@ class LeaseManager:
         return lease_dict(self._save(conn, mine, values, holder, requests, course, kernel_id, ttl, now,
                                      state="queued"), position)
 
-    @staticmethod
-    def _free(conn: Connection, req: Request, holder: str, mine: Mapping[str, Any] | None, now: datetime,
-              pg: bool) -> list[dict[str, Any]]:
+    def _free(self, conn: Connection, req: Request, holder: str, mine: Mapping[str, Any] | None, now: datetime,
+              pg: bool, fused: dict[str, Any] | None) -> list[dict[str, Any]]:
         """Free devices ``req`` may take (locked on PostgreSQL, skipping rows another decision holds);
         fewer than it asks for means busy. With nobody else queued for the kind, the first free rows,
-        in one statement; else only if enough are free beyond what the requests ahead of it in
-        fair-share order want — the order is computed only then: with too few free, a request is
+        in one statement — which with ``fused`` (a new live lease row) also writes that lease when it
+        took them (``lease``: its id); else only if enough are free beyond what the requests ahead of it
+        in fair-share order want — the order is computed only then: with too few free, a request is
         busy wherever it stands."""
         where = {"mine": mine["id"] if mine else 0}
-        rows = sql.take_or_probe(req.kind, req.count, pg).run(conn, where)
+        rows = (sql.take_and_grant(req.kind).run(conn, {
+            **fused, **sql.usage_params(holder, req.count, fused["started"], self._half_life_s), **where})
+            if fused else sql.take_or_probe(req.kind, req.count, pg).run(conn, where))
         if rows[0]["id"] is not None:
             return rows
         probe = rows[0]  # none taken: too few free, or others queued
@@ -226,14 +235,9 @@ class LeaseManager:
     def _grant(self, conn: Connection, mine: Mapping[str, Any] | None, slots: Sequence[Any], holder: str,
                req: Request, requests: list[Request], course: str | None, kernel_id: str | None, ttl: float,
                quota: policy.Quota) -> dict[str, Any]:
-        now = self.clock()  # after the slot locks: later than the commit that freed them
-        max_end = now + timedelta(hours=quota.max_session_hours) if quota.max_session_hours else None
-        deadline = now + timedelta(seconds=ttl)
-        ordered = sorted(slots, key=lambda d: (len(d["ident"]), d["ident"]))
-        values = {"kind": req.kind, "count": req.count, "state": "live", "started": now,
-                  "devices": [{"kind": req.kind, "id": d["ident"]} for d in ordered],
-                  "deadline": min(deadline, max_end) if max_end else deadline, "max_end": max_end,
-                  "last_activity": now}
+        ordered = sorted(slots, key=lambda d: (len(d["ident"]), d["ident"]))  # after the slot locks (_live)
+        values = self._live(req, quota, ttl, [{"kind": req.kind, "id": d["ident"]} for d in ordered])
+        now = values["started"]
         if mine is None and self.store.kind == "postgresql":  # one statement: row, devices, usage
             row = self._new_row(values, holder, requests, course, kernel_id, ttl, now, state="live")
             use = sql.usage_params(holder, req.count, now, self._half_life_s)
@@ -246,9 +250,14 @@ class LeaseManager:
         sql.start_usage(conn, holder, req.count, now, self._half_life_s)
         return lease_dict(row)
 
-    def _quota_problem(self, s: Session, holder: str, course: str | None, quota: policy.Quota,
-                       req: Request, now: datetime) -> str | None:
-        return HolderUsage(s.connection(), holder, course, quota, now).problem(req)
+    def _live(self, req: Request, quota: policy.Quota, ttl: float, devices: list[dict[str, str]]) -> dict[str, Any]:
+        """A live lease's columns from now: read after the devices were locked, now is later than the
+        commit that freed them — or, read before (``take_and_grant``), checked against their ``freed``."""
+        now = self.clock()
+        max_end = now + timedelta(hours=quota.max_session_hours) if quota.max_session_hours else None
+        deadline = now + timedelta(seconds=ttl)
+        return {"kind": req.kind, "count": req.count, "state": "live", "started": now, "devices": devices,
+                "deadline": min(deadline, max_end) if max_end else deadline, "max_end": max_end, "last_activity": now}
 
     def decayed_usage(self, s: Session | Connection, holders: set[str], now: datetime) -> dict[str, float]:
         """Recent device-seconds per holder, halved every ``half_life_hours``: the fair-share key
@@ -268,7 +277,7 @@ class LeaseManager:
                 s.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(lessee.encode())})
             self._reclaim(s)
             now = self.clock()
-            over = self._quota_problem(s, lessee, course, quota, req, now)
+            over = HolderUsage(s.connection(), lessee, course, quota, now).problem(req)
             if over:
                 raise QuotaExceeded(over)
             values = {"kind": req.kind, "count": req.count, "deadline": now + timedelta(seconds=ttl + wait),

@@ -73,6 +73,9 @@ class DeviceSlot(Base):
     lease_id: Mapped[int | None] = mapped_column(
         ForeignKey("leases.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    # When it was last freed: a lease decision granting it in one statement checks its start is not earlier
+    # (migration 0012).
+    freed: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class FairShareUsage(Base):
