@@ -116,8 +116,8 @@ class LeaseManager:
         give_up = time.monotonic() + wait
         queued: int | None = None
         while True:
-            granted = self.store.write(lambda s, q=queued: self._attempt(  # type: ignore[misc]
-                s, holder, requests, course, kernel_id, ttl, q, wait > 0))
+            granted = self.store.write_core(lambda c, q=queued: self._attempt(  # type: ignore[misc]
+                c, holder, requests, course, kernel_id, ttl, q, wait > 0))
             if granted["state"] == "live" or time.monotonic() >= give_up:
                 break
             queued = granted["lease"]
@@ -138,7 +138,7 @@ class LeaseManager:
         sleep loop; a caller with its own event loop (a simulator) cannot block in that loop."""
         self.sync()
         ttl = ttl or self.policy.heartbeat_s
-        return self.store.write(lambda s: self._attempt(s, holder, requests, course, kernel_id, ttl, queued, True))
+        return self.store.write_core(lambda c: self._attempt(c, holder, requests, course, kernel_id, ttl, queued, True))
 
     def _total(self, kind: str) -> int:
         return self._totals[kind]
@@ -148,9 +148,9 @@ class LeaseManager:
         under the event's team quota (``team_holders``); any other as itself, under its course's."""
         return team_holders.resolve(conn, holder, course) or (holder, self.policy.quota_for(course))
 
-    def _attempt(self, s: Session, holder: str, requests: list[Request], course: str | None,
+    def _attempt(self, conn: Connection, holder: str, requests: list[Request], course: str | None,
                  kernel_id: str | None, ttl: float, queued_id: int | None, may_queue: bool) -> dict[str, Any]:
-        conn, pg = s.connection(), self.store.kind == "postgresql"
+        pg = self.store.kind == "postgresql"
         holder, quota = self._holder_and_quota(conn, holder, course)
         now = self.clock()
         sql.reclaim(conn, now, pg, lock=zlib.crc32(holder.encode()))  # PostgreSQL: the holder's lock first
@@ -275,7 +275,7 @@ class LeaseManager:
             lessee, quota = self._holder_and_quota(s.connection(), holder, course)
             if self.store.kind == "postgresql":
                 s.execute(sql.ADVISORY_LOCK, {"k": zlib.crc32(lessee.encode())})
-            self._reclaim(s)
+            self._reclaim(s.connection())
             now = self.clock()
             over = HolderUsage(s.connection(), lessee, course, quota, now).problem(req)
             if over:
@@ -305,8 +305,8 @@ class LeaseManager:
     # --- renew, release, reclaim -------------------------------------------------------------
     def renew(self, lease_id: int, activity: datetime | None = None) -> dict[str, Any]:
         """Heartbeat: push the deadline out (never past the session-length limit)."""
-        def work(s: Session) -> dict[str, Any]:
-            conn = self._reclaim(s)
+        def work(conn: Connection) -> dict[str, Any]:
+            self._reclaim(conn)
             row = self._row(conn, lease_id)
             if row["state"] in OPEN:
                 now = self.clock()
@@ -319,22 +319,21 @@ class LeaseManager:
                     sql.RENEW_ACTIVE.run(conn, {"lid": lease_id, "new_deadline": row["deadline"],
                                                 "new_activity": activity})
             return lease_dict(row)
-        return self.store.write(work)
+        return self.store.write_core(work)
 
     def release(self, lease_id: int, reason: str = "released") -> dict[str, Any]:
         """End a lease and free its devices; releasing an ended lease changes nothing."""
-        def work(s: Session) -> dict[str, Any]:
-            conn = s.connection()
+        def work(conn: Connection) -> dict[str, Any]:
             row = self._row(conn, lease_id)
             if row["state"] in OPEN:
                 [row] = sql.end(conn, [{**row, "state": "ended", "reason": reason}], self.clock())
             return lease_dict(row)
-        return self.store.write(work)
+        return self.store.write_core(work)
 
     def sweep(self, idle: dict[int, datetime] | None = None) -> list[dict[str, Any]]:
         """Reclaim expired leases, and leases idle past their course's limit; returns what was reclaimed."""
-        def work(s: Session) -> list[dict[str, Any]]:
-            conn, now = s.connection(), self.clock()
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            now = self.clock()
             done = sql.reclaim(conn, now, self.store.kind == "postgresql")
             if idle:
                 rows = conn.execute(select(sql.LEASES).where(sql.L.id.in_(list(idle)), sql.L.state == "live"))
@@ -344,13 +343,11 @@ class LeaseManager:
                         change = {**row, "state": "reclaimed", "reason": policy.idle_reason(limit)}
                         done += sql.end(conn, [change], self.clock())
             return [lease_dict(r) for r in done]
-        return self.store.write(work)
+        return self.store.write_core(work)
 
-    def _reclaim(self, s: Session) -> Connection:
-        """End the leases past their deadline; returns the transaction's connection for what follows."""
-        conn = s.connection()
+    def _reclaim(self, conn: Connection) -> None:
+        """End the leases past their deadline."""
         sql.reclaim(conn, self.clock(), self.store.kind == "postgresql")
-        return conn
 
     def _row(self, conn: Connection, lease_id: int) -> dict[str, Any]:
         found = sql.LEASE_BY_ID.run(conn, {"lid": lease_id})
@@ -364,7 +361,7 @@ class LeaseManager:
             return lease_dict(self._row(s.connection(), lease_id))
 
     def list_leases(self, *, all: bool = False, holder: str | None = None) -> list[dict[str, Any]]:
-        self.store.write(self._reclaim)
+        self.store.write_core(self._reclaim)
         with self.store.session() as s:
             query = select(sql.LEASES).order_by(sql.L.id)
             if not all:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -166,21 +166,42 @@ class Store:
 
     def write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one write transaction, serialized against other writers, retried."""
+        return self._write(self._write_session, work)
+
+    def write_core(self, work: Callable[[Connection], T]) -> T:
+        """``write`` for work that runs Core statements only: on a Connection, without an ORM Session,
+        whose set-up and commit cost ~0.06 ms on PostgreSQL — a twentieth of a lease decision."""
+        return self._write(self._write_connection, work)
+
+    @contextmanager
+    def _write_session(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            if self.kind == "sqlite":
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            yield session
+
+    @contextmanager
+    def _write_connection(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if self.kind == "sqlite":
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            conn.begin()  # explicitly: statements on the DBAPI cursor (lease_sql) do not begin one
+            yield conn
+
+    def _write(self, opener: Callable[[], AbstractContextManager[Any]], work: Callable[[Any], T]) -> T:
         delay = 0.01
         for attempt in range(WRITE_ATTEMPTS):
             writing = _WRITING.set(True)
             try:
-                with self._sessions() as session:
+                with opener() as handle:
                     try:
-                        if self.kind == "sqlite":
-                            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-                        result = work(session)
+                        result = work(handle)
                     except DBAPIError as exc:
                         if not exc.connection_invalidated or attempt == WRITE_ATTEMPTS - 1:
                             raise
                         self.engine.dispose()  # the server restarted: every pooled connection is dead
                         continue  # nothing was committed: run the transaction again on a fresh one
-                    session.commit()
+                    handle.commit()
                     return result
             except OperationalError as exc:
                 if not _is_transient(exc) or attempt == WRITE_ATTEMPTS - 1:

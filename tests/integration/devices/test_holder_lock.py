@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from workbench.devices.inventory import Device
 from workbench.devices.leases import LeaseManager, Request
@@ -35,16 +35,16 @@ class CommitsWhenTold(Store):
         super().__init__(url)
         self.armed, self.worked, self.commit = False, threading.Event(), threading.Event()
 
-    def write(self, work: Callable[[Session], T]) -> T:
+    def write_core(self, work: Callable[[Connection], T]) -> T:  # what lease decisions write through
         if not self.armed:
-            return super().write(work)
+            return super().write_core(work)
 
-        def then_wait(s: Session) -> T:
-            result = work(s)
+        def then_wait(conn: Connection) -> T:
+            result = work(conn)
             self.worked.set()
             assert self.commit.wait(30), "the test never let the first decision commit"
             return result
-        return super().write(then_wait)
+        return super().write_core(then_wait)
 
 
 def test_a_holders_second_decision_waits_for_the_first_and_sees_its_grant(postgres_url: str) -> None:

@@ -129,7 +129,7 @@ def test_fair_share_order_prefers_less_recent_usage(store_url: str) -> None:
             started=utcnow() - timedelta(hours=5)))
     # heavy queues first (wait>0 keeps the row), light queues later but has used nothing
     def queue(holder: str) -> dict:
-        return m.store.write(lambda s: m._attempt(s, holder, [Request("npu", 1)], None, None, 60, None, True))
+        return m.try_acquire(holder, [Request("npu", 1)], ttl=60)
     m_heavy_q, m_light_q = queue("heavy"), queue("light")
     positions = {x["holder"]: x.get("queue_position") for x in m.list_leases() if x["state"] == "queued"}
     assert positions == {"light": 1, "heavy": 2}
@@ -140,8 +140,7 @@ def test_fair_share_order_prefers_less_recent_usage(store_url: str) -> None:
         m.acquire("heavy2", [Request("npu", 1)])
 
     def retry(holder: str, row: dict) -> dict:  # what a waiting acquire does on each poll
-        return m.store.write(lambda s: m._attempt(s, holder, [Request("npu", 1)], None, None, 60,
-                                                  row["lease"], True))
+        return m.try_acquire(holder, [Request("npu", 1)], ttl=60, queued=row["lease"])
     assert retry("heavy", m_heavy_q)["state"] == "queued"  # earlier, but used more: waits
     assert retry("light", m_light_q)["state"] == "live"
 
