@@ -5,8 +5,10 @@ dialect and run on the transaction's own DBAPI cursor (``Prepared``): no ORM ide
 of work, no per-call statement construction or execution-context setup. The transaction itself is
 still ``Store.write``'s. Each statement is shaped for an index of migration ``0004_lease_indexes``:
 
-- expired leases: ``leases(state, deadline)``: an index range per open state, empty (and so
-  nearly free) when nothing has expired;
+- expired leases: ``leases(state, deadline)``: ``state IN (open states) AND deadline < now`` both in
+  the index condition, empty (and so nearly free) when nothing has expired. Written as two ORed
+  equalities, PostgreSQL's plan could fetch the queued rows by ``leases(state, kind)`` (its
+  statistics from before a queue formed) and filter each by deadline: +0.08 ms at 500 queued;
 - free devices of a kind: ``kind = ? AND lease_id IS NULL AND enabled`` is one index range, already
   in ``id`` order: on SQLite ``device_slots(kind, lease_id, enabled)`` (covered for the count), on
   PostgreSQL the partial ``ix_device_slots_free(kind, id)`` of migration 0011, which its planner
@@ -162,7 +164,7 @@ def fixed(value: str | int) -> Any:
     return literal_column(f"'{value}'", String)
 
 
-_OPEN_STATE = or_(*(L.state == fixed(state) for state in OPEN))
+_OPEN_STATE = L.state.in_([fixed(state) for state in OPEN])
 ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 LEASE_BY_ID = Prepared(select(LEASES).where(L.id == bindparam("lid")))
 EXPIRED = Prepared(select(LEASES).where(_OPEN_STATE, L.deadline < bindparam("now")))
