@@ -53,8 +53,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the center_sim_* helpers beside this file
 
 from center_sim_demand import DAY, generate
-from center_sim_engine import Engine, SimClock, Stats
+from center_sim_engine import Engine
 from center_sim_latency import center_policy, measure, throwaway_postgres
+from center_sim_records import SimClock, Stats
 from center_sim_report import plot_utilisation, plot_waits, summarize
 
 from workbench.devices.inventory import Device

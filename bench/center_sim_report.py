@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from center_sim_demand import DAY
-from center_sim_engine import Stats
+from center_sim_records import Stats
 
 
 def percentile(values: list[float], q: float) -> float:
