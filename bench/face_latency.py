@@ -92,9 +92,7 @@ def overlapped_cpu_ms_per_face(run: pipeline.Pipeline, photos: list[np.ndarray],
     ``process_time`` cannot see.
     """
     run.overlapped(photos)  # workers started and warm
-    pids = {"main": os.getpid()}
-    if run._workers is not None:
-        pids |= {f"worker {n}": w.process.pid for n, w in enumerate(run._workers.workers) if w.process.pid}
+    pids = {"main": os.getpid(), **{f"worker {n}": pid for n, pid in enumerate(run.worker_pids())}}
     tick_ms = 1e3 / os.sysconf("SC_CLK_TCK")
     rounds: dict[str, list[float]] = {who: [] for who in [*pids, "all"]}
     for _ in range(repeats):

@@ -89,6 +89,10 @@ class Pipeline:
             self.close()
             raise
 
+    def worker_pids(self) -> list[int]:
+        """The process ids of the workers :meth:`overlapped` started (none on torch, or before its first call)."""
+        return [] if self._workers is None else self._workers.pids()
+
     def close(self) -> None:
         """Stop the worker processes :meth:`overlapped` started, if any."""
         if self._workers is not None:

@@ -319,6 +319,10 @@ class PipelineWorkers:
                 give(worker)
         return [done[i] for i in range(len(done))]
 
+    def pids(self) -> list[int]:
+        """The workers' process ids (to read their CPU time from outside)."""
+        return [w.process.pid for w in self.workers if w.process.pid is not None]
+
     def close(self) -> None:
         """Stop the workers and remove the shared photo files."""
         self._stop()
