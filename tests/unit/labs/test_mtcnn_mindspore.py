@@ -69,6 +69,33 @@ def test_the_pyramid_canvas_gives_each_level_its_own_outputs() -> None:
             np.testing.assert_allclose(got, want, atol=1e-5)
 
 
+def test_pooling_and_prelu_give_torch_s_numbers_exactly() -> None:
+    """The MindSpore op table's pooling (``MaxPool3D``) and PReLU (``max(x, a x)`` where every slope is at most 1, the
+    four-op form where one is above) against torch's, bit for bit, on odd and even sides, ceil and floor mode."""
+    import mindspore
+    import torch
+
+    from workbench.labs.face.graph_batches import max_pool2d_by_3d
+
+    rng = np.random.default_rng(1)
+    for rows, cols in ((5, 5), (12, 13), (22, 22), (23, 31), (46, 46)):
+        x = rng.standard_normal((3, 4, rows, cols)).astype(np.float32)
+        for size, stride in ((2, 2), (3, 2)):
+            for ceil in (True, False):
+                want = torch.nn.functional.max_pool2d(torch.from_numpy(x), size, stride, ceil_mode=ceil).numpy()
+                got = max_pool2d_by_3d(mindspore.ops, mindspore.Tensor(x), size, stride, ceil).asnumpy()
+                assert np.array_equal(got, want), f"{rows} x {cols}, {size}/{stride}, ceil {ceil}"
+    weights = mtcnn_nets.load_weights(DATA / "mtcnn")
+    ms_nets = mtcnn_nets.MindSporeNets(weights)
+    for net, name, four_ops in (("pnet", "prelu1", True), ("onet", "prelu1", False), ("onet", "prelu5", False)):
+        slope = weights[net][f"{name}.weight"]
+        assert ms_nets.slopes_at_most_one[net][f"{name}.weight"] is not four_ops
+        assert slope.min() < 0, "a negative slope is among the cases"
+        x = rng.standard_normal((2, len(slope), 7, 7) if name != "prelu5" else (2, len(slope))).astype(np.float32)
+        want = torch.nn.functional.prelu(torch.from_numpy(x), torch.from_numpy(slope)).numpy()
+        assert np.array_equal(ms_nets.prelu(mindspore.Tensor(x), net, name).asnumpy(), want), f"{net} {name}"
+
+
 def test_one_graph_per_shape_and_none_per_call(photos: dict[str, np.ndarray]) -> None:
     """A fresh detector compiles at most three graphs for a photo (canvas, R-Net and O-Net buckets), then none."""
     detector = detect.Detector(DATA / "mtcnn", "mindspore")

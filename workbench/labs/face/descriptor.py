@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.labs.face.graph_batches import compile_graph, run_padded, warn_if_op_by_op
+from workbench.labs.face.graph_batches import compile_graph, max_pool2d_by_3d, run_padded, warn_if_op_by_op
 
 BATCH_BUCKETS = (1, 2, 4, 8)
 MEAN_RGB = np.array([122.782, 117.001, 104.298], np.float32)
@@ -115,7 +115,7 @@ class MindSporeOps:
         return self.ops.relu(x)
 
     def max_pool(self, x: Any) -> Any:
-        return self.ops.max_pool2d(x, 3, 2)
+        return max_pool2d_by_3d(self.ops, x, 3, 2, False)
 
     def avg_pool(self, x: Any) -> Any:
         return self.ops.avg_pool2d(x, 2, 2)

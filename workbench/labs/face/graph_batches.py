@@ -40,6 +40,20 @@ def compile_graph(fn: Callable[..., Any]) -> Callable[..., Any]:
     return Graph()
 
 
+def max_pool2d_by_3d(ops: Any, x: Any, size: int, stride: int, ceil_mode: bool) -> Any:
+    """Max pooling of an NCHW tensor with ``size`` x ``size`` windows, no padding, ``ceil_mode`` as torch's.
+
+    Why the 3-D primitive on a depth of one: on this CPU build ``MaxPool3D`` took 0.58 ms where ``MaxPool`` took 1.35
+    (O-Net's first pool, 8 x 32 x 46 x 46, one pinned core, 2026-12-03), and the descriptor's embedding went from 13.4
+    to 12.5 ms per face against ``ops.max_pool2d``; the same numbers. It also has torch's ceil mode (a last window half
+    past the edge), which 2-D ``MaxPool`` lacks. ``ops`` (``mindspore.ops``) is passed in: compiled code cannot import.
+    """
+    b, c, h, w = x.shape
+    out = ops.MaxPool3D((1, size, size), (1, stride, stride), "pad", (0, 0, 0, 0, 0, 0), ceil_mode=ceil_mode)(
+        x.reshape(b, c, 1, h, w))
+    return out.reshape(b, c, out.shape[3], out.shape[4])
+
+
 def bucket(n: int, sizes: tuple[int, ...]) -> int:
     """The smallest of ``sizes`` that holds ``n`` (beyond the largest: the next multiple of it)."""
     return next((s for s in sizes if s >= n), -(-n // sizes[-1]) * sizes[-1])
