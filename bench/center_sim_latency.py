@@ -15,26 +15,19 @@ the real clock:
 - then, with every NPU held and 100, then 500 holders queued for one, the **npu busy -> cpu**
   case again: a request that may queue compares its fair-share key with every queued request's.
 
-PostgreSQL is a throwaway cluster this module starts (``initdb`` + ``pg_ctl`` in a temporary
-directory, as the ``postgres`` user via ``runuser`` when run as root, which PostgreSQL refuses),
-on loopback TCP, with ``synchronous_commit=off`` — the counterpart of SQLite's WAL with
+PostgreSQL is a throwaway cluster (``workbench.service.postgres_cluster``: ``initdb`` + ``pg_ctl``
+in a temporary directory, as the ``postgres`` user via ``runuser`` when run as root, which
+PostgreSQL refuses), on loopback TCP, with ``synchronous_commit=off`` — the counterpart of SQLite's WAL with
 ``synchronous=NORMAL`` that the store uses: a crash may lose the last commits, never consistency.
 """
 
 from __future__ import annotations
 
-import os
-import pwd
 import random
-import shutil
-import socket
 import statistics
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
@@ -42,46 +35,24 @@ from sqlalchemy import event, text
 from workbench.devices.inventory import Device
 from workbench.devices.leases import LeaseManager, Request
 from workbench.devices.policy import Policy, Quota
-from workbench.service.trial import postgres_bindir
+from workbench.service.postgres_cluster import throwaway_cluster
 from workbench.store import Store
 
 LIVE, NPUS, CPUS, COURSES = 10_000, 1_000, 10_500, 50
 
 
-
-
 @contextmanager
 def throwaway_postgres(synchronous_commit: str = "off") -> Iterator[str]:
     """A ``postgresql+psycopg://`` URL of a fresh server and database, removed afterwards; ``on`` waits
-    for each commit's WAL flush (PostgreSQL's default; ~0.15 ms more per write commit on this disk)."""
-    bindir = postgres_bindir()
-    if bindir is None:
-        raise RuntimeError("PostgreSQL binaries (initdb) not found; run `make system-packages`")
-    base, prefix = Path(tempfile.mkdtemp(prefix="wb-bench-pg-")), []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(base, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    data = base / "data"
-    subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                    "--no-sync"], check=True, capture_output=True)
-    options = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c synchronous_commit={synchronous_commit} "
-               "-c shared_buffers=256MB -c max_connections=50")
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"),
-                    "-w", "start"], check=True, capture_output=True)
-    try:
+    for each commit's WAL flush (PostgreSQL's default; ~0.15 ms more per write commit on this disk).
+    Raises PostgresUnavailable, saying what to install, when PostgreSQL cannot run here."""
+    settings = {"synchronous_commit": synchronous_commit, "shared_buffers": "256MB", "max_connections": "50"}
+    with throwaway_cluster(settings, prefix="wb-bench-pg-") as cluster:
         import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+        with psycopg.connect(cluster.url("postgres").replace("+psycopg", ""), autocommit=True) as conn:
             conn.execute("CREATE DATABASE bench")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/bench"
-    finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+        yield cluster.url("bench")
 
 
 def center_policy(heartbeat_s: float = 60.0) -> Policy:

@@ -145,10 +145,9 @@ def run(teams: int, per_team: int, requests: int, postgres: bool) -> dict[str, A
             server.kill()
             server.wait()
         if postgres:
-            from workbench.service.trial import postgres_bindir
+            from workbench.service.trial import hub_cluster
 
-            subprocess.run(["runuser", "-u", "postgres", "--", f"{postgres_bindir()}/pg_ctl", "-D",
-                            str(work / "state" / "pg"), "-m", "fast", "stop"], capture_output=True)
+            hub_cluster(work / "state").stop("fast")
     floor = statistics.median(health)
     return {"store": store.kind, "teams": teams, "per_team": per_team, "rows": teams * per_team,
             "fill_s": round(filled, 1), "machine": f"{platform.processor() or platform.machine()}, "

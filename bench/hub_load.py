@@ -42,9 +42,9 @@ from tests.fixtures.hub import hub_call, wait_healthy  # noqa: E402
 from tests.fixtures.jupyter_server import free_port  # noqa: E402
 from workbench.service.trial import (  # noqa: E402
     SERVICE_USER,
+    hub_cluster,
     hub_environment,
     place_course,
-    postgres_bindir,
     start_postgres,
     unix_user,
 )
@@ -192,10 +192,7 @@ def run_hub(base: Path, students: int, servers: int, concurrency: int, notebook:
         subprocess.run(["pkill", "-9", "-u", SERVICE_USER], capture_output=True)
         for name in names[:servers]:
             subprocess.run(["pkill", "-9", "-u", name], capture_output=True)
-        bindir = postgres_bindir()  # found: start_postgres ran with it
-        if bindir is not None:
-            subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(pg_state / "pg"),
-                            "-m", "immediate", "stop"], capture_output=True)
+        hub_cluster(pg_state).stop("immediate")
 
 
 def run_personal(base: Path, students: int, concurrency: int, notebook: dict[str, Any],

@@ -9,7 +9,6 @@ it reuses all of that and only starts the hub again.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import pwd
@@ -17,10 +16,11 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
+from workbench.errors import WorkbenchError
 from workbench.service.hub_config import LOOPBACK
+from workbench.service.postgres_cluster import Cluster
 
 SERVICE_USER = "wb-service"
 CLASS = {"wb-instructor": "instructor", "wb-student1": "student", "wb-student2": "student"}
@@ -49,47 +49,25 @@ def place_course(source: Path, target: Path, owner: pwd.struct_passwd) -> Path:
     return target
 
 
-def postgres_bindir() -> Path | None:
-    """The newest Debian PostgreSQL's binaries (versions compared as numbers), else initdb's on PATH."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
+def hub_cluster(state: Path, port: int = 5433) -> Cluster:
+    """The center's cluster: its data, Unix socket and log under ``state/pg``, on ``port``."""
+    data = state / "pg"
+    return Cluster(data, port, data, data / "server.log")
 
 
 def start_postgres(state: Path, port: int = 5433) -> str:
-    """A PostgreSQL cluster of the center's own under ``state/pg``, run as the ``postgres`` account
-    (password login only); returns its URL, password included."""
-    bindir = postgres_bindir()
-    if bindir is None:
-        raise SystemExit("PostgreSQL is not installed: as root, apt-get install postgresql")
-    data, secret_file = state / "pg", state / "db-password"
-    postgres = pwd.getpwnam("postgres")
-    if not data.exists():
-        data.mkdir(parents=True)
-        os.chown(data, postgres.pw_uid, postgres.pw_gid)
-        secret_file.write_text(secrets.token_urlsafe(12))
-        secret_file.chmod(0o600)
-        pwfile = _pwfile(secret_file, postgres)
-        try:
-            subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "initdb"), "-D", str(data), "-U",
-                            "postgres", "-A", "md5", f"--pwfile={pwfile}"], check=True, capture_output=True)
-        finally:
-            pwfile.unlink()
-    subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(data), "-o",
-                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "-l", str(data / "server.log"), "-w",
-                    "start"], capture_output=True)
-    return f"postgresql+psycopg://postgres:{secret_file.read_text()}@127.0.0.1:{port}/postgres"
-
-
-def _pwfile(secret: Path, owner: pwd.struct_passwd) -> Path:
-    """The password where initdb, running as ``postgres``, can read it (and nobody else)."""
-    fd, name = tempfile.mkstemp(prefix="wb-pw-")
-    os.write(fd, secret.read_bytes())
-    os.close(fd)
-    os.chown(name, owner.pw_uid, owner.pw_gid)
-    return Path(name)
+    """The center's PostgreSQL cluster under ``state/pg``, made once (password login only, the password
+    kept in ``state/db-password``), started unless it is running and left running; returns its URL,
+    password included. Raises PostgresUnavailable, saying what to install, when it cannot run here."""
+    cluster, secret_file = hub_cluster(state, port), state / "db-password"
+    if not cluster.initialized():
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, secrets.token_urlsafe(12).encode())
+        os.close(fd)
+        cluster.init("md5", password=secret_file.read_text())
+    if not cluster.running():
+        cluster.start()
+    return cluster.url("postgres", secret_file.read_text())
 
 
 def hub_environment(venv_bin: Path, state: Path, port: int, service_env: dict[str, str], users: list[str],
@@ -132,7 +110,10 @@ def main() -> None:
     courses = state / "courses"
     courses.mkdir(mode=0o755, exist_ok=True)
     course = place_course(repo / "curricula" / "intro", courses / "intro", service)
-    db_url = start_postgres(state)
+    try:
+        db_url = start_postgres(state)
+    except WorkbenchError as error:
+        sys.exit(error.message)
     env = {**os.environ, "WORKBENCH_DB_URL": db_url, "WORKBENCH_DATA_DIR": str(data)}
     for command in (["db", "upgrade"], ["course", "add", str(course)]):
         subprocess.run([str(venv_bin / "workbench"), *command], check=True, env=env, stdout=subprocess.DEVNULL)
