@@ -75,7 +75,8 @@ def _require_bindir() -> Path:
 @dataclass(frozen=True)
 class Cluster:
     """One data directory and how its server runs: on ``127.0.0.1:port``, its Unix socket in
-    ``socket_dir``, its log in ``log`` and ``settings`` as ``-c name=value`` server options."""
+    ``socket_dir``, its log in ``log`` and ``settings`` as ``-c name=value`` server options.
+    Made without ``bindir`` and ``account``, it finds them, raising PostgresUnavailable when it cannot."""
 
     data: Path
     port: int
@@ -97,6 +98,7 @@ class Cluster:
             os.chown(path, self.account.pw_uid, self.account.pw_gid)
 
     def initialized(self) -> bool:
+        """Whether initdb has made this data directory (a persistent cluster is made once, then reused)."""
         return (self.data / "PG_VERSION").exists()
 
     def init(self, auth: str, password: str | None = None, sync: bool = True) -> None:
@@ -127,6 +129,8 @@ class Cluster:
         self._pg_ctl("-m", "fast", "-w", "restart")
 
     def running(self) -> bool:
+        """Whether a server runs on this data directory (``pg_ctl status``), so a reused cluster is not
+        started twice."""
         return self._command("pg_ctl", "-D", str(self.data), "status").returncode == 0
 
     def stop(self, mode: str = "fast") -> None:
@@ -143,7 +147,7 @@ class Cluster:
         if done.returncode != 0:
             said = (done.stdout + done.stderr).decode(errors="replace").strip()
             raise ClusterError(f"PostgreSQL's {program} failed on {self.data} (port {self.port}; "
-                                     f"server log {self.log}): {said}")
+                               f"server log {self.log}): {said}")
 
     def _command(self, program: str, *args: str) -> subprocess.CompletedProcess[bytes]:
         prefix = ["runuser", "-u", self.account.pw_name, "--"] if self.account is not None else []
