@@ -61,6 +61,7 @@ def start_postgres(state: Path, port: int = 5433) -> str:
     password included. Raises PostgresUnavailable, saying what to install, when it cannot run here."""
     cluster, secret_file = hub_cluster(state, port), state / "db-password"
     if not cluster.initialized():
+        state.mkdir(parents=True, exist_ok=True)
         fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.write(fd, secrets.token_urlsafe(12).encode())
         os.close(fd)

@@ -45,24 +45,25 @@ print(json.dumps(tried))
 
 @pytest.fixture
 def hub_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, int]]:
-    """A state directory laid out as ``make hub``'s ``.hub`` (root's, others may only pass through) and
-    a free port; the cluster started there is stopped and removed afterwards."""
+    """A state directory that does not exist yet, in one laid out as ``make hub``'s checkout (root's,
+    others may pass through), and a free port; the cluster started there is stopped and removed afterwards."""
     if os.geteuid() != 0:
         pytest.skip("make hub runs as root (its cluster runs as the 'postgres' account); run this test as root")
-    state, port = Path(tempfile.mkdtemp(prefix="wb-hub-pg-")), free_port()
-    state.chmod(0o711)
+    base, port = Path(tempfile.mkdtemp(prefix="wb-hub-pg-")), free_port()
+    base.chmod(0o711)
+    state = base / "state"  # not made yet: start_postgres makes it
     try:
         cluster = hub_cluster(state, port)
     except PostgresUnavailable as error:
-        shutil.rmtree(state)
+        shutil.rmtree(base)
         pytest.skip(error.message)
     monkeypatch.delenv("PGPASSWORD", raising=False)
-    monkeypatch.setenv("PGPASSFILE", str(state / "no-pgpass"))
+    monkeypatch.setenv("PGPASSFILE", str(base / "no-pgpass"))
     try:
         yield state, port
     finally:
         cluster.stop("immediate")
-        shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _plain(url: str) -> str:
