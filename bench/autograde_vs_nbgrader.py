@@ -43,8 +43,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from tests.fixtures.hub import hub_call, wait_healthy  # noqa: E402
-from tests.fixtures.jupyter_server import free_port  # noqa: E402
 from workbench.grading.autograde import default_workers  # noqa: E402
+from workbench.loopback import free_port  # noqa: E402
 
 NBGRADER_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "workbench-bench" / "venv-nbgrader"
 

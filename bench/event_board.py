@@ -34,9 +34,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.fixtures.hub import hub_call, wait_healthy  # noqa: E402
-from tests.fixtures.jupyter_server import free_port  # noqa: E402
 from tests.integration.hackathon.tiny_event import Spec, write  # noqa: E402
 from workbench.hackathon import catalog  # noqa: E402
+from workbench.loopback import free_port  # noqa: E402
 from workbench.store import Store  # noqa: E402
 from workbench.store import events_models as e  # noqa: E402
 

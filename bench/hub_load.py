@@ -39,7 +39,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.fixtures.hub import hub_call, wait_healthy  # noqa: E402
-from tests.fixtures.jupyter_server import free_port  # noqa: E402
+from workbench.loopback import free_port  # noqa: E402
 from workbench.service.trial import (  # noqa: E402
     SERVICE_USER,
     hub_cluster,

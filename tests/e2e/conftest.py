@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from workbench.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -57,12 +58,6 @@ class LabServer:
     def url(self, path: str = "lab", **query: str) -> str:
         params = "&".join(f"{k}={v}" for k, v in {**query, "token": self.token}.items())
         return f"{self.base_url}{path}?{params}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _run_cli(env: dict[str, str], *args: str) -> None:
@@ -171,7 +166,7 @@ def lab_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @contextmanager
 def _serve(env: dict[str, str], root: Path, log_path: Path, *extra: str) -> Iterator[LabServer]:
     root.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     server = LabServer(
         base_url=f"http://127.0.0.1:{port}/",
         token=secrets.token_hex(16),

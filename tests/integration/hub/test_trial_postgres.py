@@ -18,7 +18,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from workbench.service.postgres_cluster import PostgresUnavailable, free_port
+from workbench.loopback import free_port
+from workbench.service.postgres_cluster import PostgresUnavailable
 from workbench.service.trial import hub_cluster, start_postgres
 
 # What a student logged in on the center's machine tries, as their own account: read the stored

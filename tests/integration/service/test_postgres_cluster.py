@@ -16,11 +16,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from workbench.loopback import free_port
 from workbench.service.postgres_cluster import (
     Cluster,
     ClusterError,
     PostgresUnavailable,
-    free_port,
     throwaway_cluster,
 )
 
